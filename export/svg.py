@@ -1,0 +1,89 @@
+"""StrokePlan to SVG, in millimetres.
+
+The document is ``width_mm`` x ``height_mm`` with a ``viewBox`` in mm, so one user
+unit is one millimetre and plotter tools (Inkscape, vpype, AxiDraw) read true sizes.
+Each process step is an Inkscape layer (``inkscape:groupmode="layer"``) labelled
+with its step, depth layer and refinement level; each stroke is a ``<path>`` with
+round caps and joins at its width, in execution order, so any SVG renderer paints it
+like :func:`animatepainter.planner.render.render_plan`.
+
+The canvas colour is a ``<rect>`` in a group of its own (``id="background"``) before
+the layers; ``background=False`` leaves it out for plotters, which would otherwise
+draw its outline.
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from pathlib import Path
+from xml.sax.saxutils import escape, quoteattr
+
+from animatepainter.planner.atomic import atomic_write_bytes
+from animatepainter.planner.plan import StrokePlan
+
+__all__ = ["plan_to_svg", "write_svg", "hex_rgb"]
+
+
+def hex_rgb(rgb) -> str:
+    """``(r, g, b)`` 0..255 to ``#rrggbb``."""
+    r, g, b = (int(v) for v in rgb)
+    return f"#{r:02x}{g:02x}{b:02x}"
+
+
+def _num(v: float) -> str:
+    s = f"{float(v):.3f}".rstrip("0").rstrip(".")
+    return "0" if s in ("-0", "") else s
+
+
+def _path_d(points) -> str:
+    pts = [(float(x), float(y)) for x, y in points]
+    if len(pts) == 1:  # a dab: zero-length segment, drawn as a dot by the round cap
+        pts = pts * 2
+    head = f"M{_num(pts[0][0])},{_num(pts[0][1])}"
+    return head + "".join(f"L{_num(x)},{_num(y)}" for x, y in pts[1:])
+
+
+def plan_to_svg(plan: StrokePlan, background: bool = True) -> str:
+    """The plan as SVG text (deterministic: same plan, same bytes).
+
+    Args:
+        plan: the plan.
+        background: include the canvas-colour rectangle.
+    """
+    c = plan.canvas
+    w, h = _num(c.width_mm), _num(c.height_mm)
+    out = [
+        '<?xml version="1.0" encoding="UTF-8"?>',
+        f'<svg xmlns="http://www.w3.org/2000/svg" xmlns:inkscape="http://www.inkscape.org/namespaces/inkscape" '
+        f'version="1.1" width="{w}mm" height="{h}mm" viewBox="0 0 {w} {h}">',
+        f"<title>{escape(str(plan.meta.get('title', 'AnimatePainter stroke plan')))}</title>",
+    ]
+    if background:
+        out.append(f'<g id="background"><rect x="0" y="0" width="{w}" height="{h}" fill="{hex_rgb(c.background)}"/></g>')
+    steps: "OrderedDict[int, list]" = OrderedDict()
+    for s in plan.strokes:
+        steps.setdefault(s.step, []).append(s)
+    for step, strokes in steps.items():
+        layers = sorted({s.layer for s in strokes})
+        levels = sorted({s.level for s in strokes})
+        label = f"step {step} · layer {_span(layers)} · level {_span(levels)} · {len(strokes)} strokes"
+        out.append(
+            f'<g inkscape:groupmode="layer" id="step-{step:04d}" inkscape:label={quoteattr(label)} '
+            'fill="none" stroke-linecap="round" stroke-linejoin="round">'
+        )
+        for s in strokes:
+            out.append(f'<path id="s{s.id}" d="{_path_d(s.points)}" stroke="{hex_rgb(s.rgb)}" stroke-width="{_num(s.width_mm)}"/>')
+        out.append("</g>")
+    out.append("</svg>")
+    return "\n".join(out) + "\n"
+
+
+def _span(values: list[int]) -> str:
+    return str(values[0]) if len(values) == 1 else f"{values[0]}-{values[-1]}"
+
+
+def write_svg(plan: StrokePlan, path: str | Path, background: bool = True) -> Path:
+    """Write :func:`plan_to_svg` to ``path`` atomically."""
+    path = Path(path)
+    atomic_write_bytes(path, plan_to_svg(plan, background).encode("utf-8"))
+    return path

@@ -1,0 +1,105 @@
+"""``animatepainter paint``: image to stroke plan and process outputs."""
+
+from __future__ import annotations
+
+import logging
+import time
+from pathlib import Path
+from typing import Optional
+
+import typer
+
+log = logging.getLogger(__name__)
+
+
+def parse_rgb(text: str) -> tuple[int, int, int]:
+    """``"255,255,255"`` or ``"#ffffff"`` to an RGB tuple (0..255 each)."""
+    from .errors import SettingsError
+
+    t = text.strip()
+    try:
+        if t.startswith("#") and len(t) == 7:
+            return tuple(int(t[i : i + 2], 16) for i in (1, 3, 5))  # type: ignore[return-value]
+        parts = [int(v) for v in t.split(",")]
+    except ValueError:
+        raise SettingsError(f"colour {text!r}: use R,G,B (0..255) or #rrggbb") from None
+    if len(parts) != 3 or any(not 0 <= v <= 255 for v in parts):
+        raise SettingsError(f"colour {text!r}: use R,G,B (0..255) or #rrggbb")
+    return tuple(parts)  # type: ignore[return-value]
+
+
+def paint(
+    image: Path = typer.Argument(..., help="Image to paint (PNG, JPEG, TIFF, WebP, ...). Alpha is composited on the canvas colour; 16-bit and grayscale are converted."),
+    out: Path = typer.Option(..., "--out", "-o", help="Output folder: plan.json, plan.svg, process.mp4, contact.png, report.json, depth.png."),
+    strokes: int = typer.Option(2000, "--strokes", "-n", help="Stroke budget: the most brush strokes the plan may hold (count, 1..200000)."),
+    seed: int = typer.Option(0, "--seed", help="Random seed; the same image, options and seed give a byte-identical plan."),
+    depth: Optional[Path] = typer.Option(None, "--depth", help="Depth map to use instead of estimating one: .npy (any range, larger = nearer) or a grayscale image (white = nearest); same aspect ratio as IMAGE."),
+    depth_backend: str = typer.Option("prior", "--depth-backend", help="Depth estimator when --depth is not given: 'prior' (offline cue-based default) or 'transformers' (needs --depth-model)."),
+    depth_model: Optional[Path] = typer.Option(None, "--depth-model", help="Local directory of a transformers depth model (Depth Anything / DPT), for --depth-backend transformers. Nothing is downloaded."),
+    canvas_mm: Optional[tuple[float, float]] = typer.Option(None, "--canvas-mm", help="Canvas WIDTH HEIGHT in millimetres; the image is fitted inside, centred. Default: 300 mm long side, the image's aspect ratio."),
+    size: int = typer.Option(256, "--size", help="Working resolution: the image's long side is resized to this many pixels before planning (16..4096)."),
+    layers: int = typer.Option(3, "--layers", help="Depth layers K painted far to near (count, 1..8)."),
+    levels: int = typer.Option(5, "--levels", help="Refinement levels, brush sizes coarse to fine; the coarsest brush is 1/8 of the long side, each next one half as wide (count, 1..8)."),
+    steps: int = typer.Option(24, "--steps", help="Process steps (frames) the plan is divided into; at least one per (layer, level) group (count)."),
+    palette: int = typer.Option(16, "--palette", help="Paints the stroke colours are grouped into, by k-means in CIELAB (count, 1..256)."),
+    background: str = typer.Option("255,255,255", "--background", help="Canvas colour as R,G,B (0..255 each) or #rrggbb."),
+    video_px: int = typer.Option(512, "--video-px", help="Width of process.mp4 frames (pixels, 64..4096)."),
+    fps: float = typer.Option(24.0, "--fps", help="Frame rate of process.mp4 (frames per second)."),
+) -> None:
+    """Plan a painting of IMAGE: depth, layers far to near, strokes coarse to fine, in a travel-saving order."""
+    from animatepainter.export.bundle import write_outputs
+
+    from .atomic import check_writable_dir
+    from .cli import RichProgress, console_print
+    from .errors import SettingsError
+    from .images import file_sha256, load_image
+    from .pipeline import PaintSettings, plan_painting
+
+    bg = parse_rgb(background)
+    settings = PaintSettings(
+        strokes=strokes,
+        seed=seed,
+        size=size,
+        canvas_mm=tuple(canvas_mm) if canvas_mm else None,
+        layers=layers,
+        levels=levels,
+        steps=steps,
+        palette=palette,
+        background=bg,
+        depth_backend=depth_backend,
+        depth_model=str(depth_model) if depth_model else None,
+    )
+    settings.check()
+    if not 64 <= video_px <= 4096:
+        raise SettingsError(f"--video-px must be between 64 and 4096, got {video_px}")
+    if not 1 <= fps <= 120:
+        raise SettingsError(f"--fps must be between 1 and 120, got {fps}")
+    check_writable_dir(out)
+    t0 = time.perf_counter()
+    img = load_image(image, background=bg)
+    timings = {"load_s": time.perf_counter() - t0}
+    if max(img.shape[:2]) > 4 * size:
+        log.warning("%s is %dx%d px; planning at %d px on the long side (--size)", image, img.shape[1], img.shape[0], size)
+    with RichProgress() as progress:
+        result = plan_painting(img, settings, depth=depth, source_sha256=file_sha256(image), progress=progress)
+        timings.update(result.timings)
+        report = write_outputs(
+            result.plan,
+            result.image,
+            out,
+            depth=result.depth,
+            timings=timings,
+            extra_report={"source": str(image)},
+            video_px=video_px,
+            fps=fps,
+            progress=progress,
+        )
+    console_print(
+        f"[bold]{report['strokes']}[/] strokes, PSNR {report['psnr_db']:.2f} dB, SSIM {report['ssim']:.3f}, "
+        f"pen-up travel {report['pen_up_travel_mm'] / 1000:.2f} m, {report['wall_time_s']['total']:.1f} s -> {out}"
+    )
+
+
+def register(app: typer.Typer, export_app: typer.Typer) -> None:
+    """Add ``paint`` to the CLI."""
+    app.command("paint")(paint)

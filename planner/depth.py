@@ -1,0 +1,193 @@
+"""Monocular depth: ``estimate_depth(image) -> float32 (H, W) in [0, 1], 1 = nearest``.
+
+Backends:
+
+``"prior"`` (the default, offline, no weights)
+    A classical cue combination: ground contact (a region standing on the ground is
+    as near as the point where it touches it; regions from Felzenszwalb's
+    segmentation, so depth follows object boundaries, the part layering needs most),
+    height in the frame (lower is nearer in most photographs and landscapes) and
+    aerial perspective (far things drift toward the sky's colour). It is a prior, not
+    a network: ``bench/bench_depth.py`` measures it against the exact depth of
+    procedural scenes, beside the height-only baseline.
+
+``"transformers"``
+    A monocular depth network of the Depth Anything / DPT family through Hugging Face
+    ``transformers`` (``AutoModelForDepthEstimation``), loaded only from a local
+    directory given by the user (``local_files_only``; nothing is downloaded). These
+    models predict relative inverse depth (disparity), which is already "larger =
+    nearer"; models that predict metric depth (ZoeDepth, ``depth_kind="metric"``) are
+    inverted.
+
+Every engine also takes a user-supplied depth map (:func:`animatepainter.planner.images.load_depth`).
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+from pathlib import Path
+from typing import Literal
+
+import cv2
+import numpy as np
+
+from .errors import InputError, SettingsError
+
+log = logging.getLogger(__name__)
+
+__all__ = ["estimate_depth", "prior_depth", "TransformersDepth", "normalize_depth", "BACKENDS"]
+
+BACKENDS = ("prior", "transformers")
+
+
+def normalize_depth(d: np.ndarray) -> np.ndarray:
+    """Min-max normalise to float32 ``[0, 1]`` (a constant map becomes all 0.5)."""
+    d = np.asarray(d, np.float32)
+    lo, hi = float(d.min()), float(d.max())
+    if hi - lo < 1e-12:
+        return np.full(d.shape, 0.5, np.float32)
+    return ((d - lo) / (hi - lo)).astype(np.float32)
+
+
+def _rank(x: np.ndarray) -> np.ndarray:
+    """Ranks of ``x`` mapped to ``[0, 1]`` (ties share the order of appearance)."""
+    flat = x.ravel()
+    order = np.argsort(flat, kind="stable")
+    r = np.empty(flat.size, np.float32)
+    r[order] = np.linspace(0.0, 1.0, flat.size, dtype=np.float32)
+    return r.reshape(x.shape)
+
+
+def _contact_height(image: np.ndarray, scale: float = 100.0) -> np.ndarray:
+    """Ground-contact cue: for each pixel, how low in the frame its region reaches.
+
+    Regions (Felzenszwalb's graph segmentation) that stand on the ground are as near
+    as the point where they touch it, so a whole tree gets the depth of its base.
+    Returns float32 ``(H, W)``: the 90th percentile of the row index (0 = top) of the
+    pixel's region, divided by ``H``.
+    """
+    from skimage.segmentation import felzenszwalb
+
+    labels = felzenszwalb(image, scale=scale, sigma=0.8, min_size=30)
+    h, w = labels.shape
+    rows = np.broadcast_to(np.arange(h, dtype=np.float32)[:, None], (h, w)).ravel()
+    flat = labels.ravel()
+    order = np.lexsort((rows, flat))  # by region, then by row
+    lab_sorted = flat[order]
+    starts = np.r_[0, np.flatnonzero(np.diff(lab_sorted)) + 1]
+    ends = np.r_[starts[1:], len(lab_sorted)]
+    q = starts + np.floor((ends - starts - 1) * 0.9).astype(np.int64)
+    per_region = np.zeros(int(flat.max()) + 1, np.float32)
+    per_region[lab_sorted[starts]] = rows[order][q]
+    return per_region[labels] / np.float32(h)
+
+
+def prior_depth(image: np.ndarray) -> np.ndarray:
+    """Depth from classical monocular cues (the offline default).
+
+    The cues, ranked and mixed: ground contact (0.6, see :func:`_contact_height`),
+    height in the frame (0.25) and aerial perspective (0.15: Lab distance from the
+    colour of the top rows); then a light blur.
+
+    Args:
+        image: uint8 ``(H, W, 3)`` RGB.
+
+    Returns:
+        float32 ``(H, W)`` in ``[0, 1]``, 1 = nearest.
+    """
+    img = np.asarray(image)
+    h, w = img.shape[:2]
+    # work at <= 256 px: the cues are low-frequency and segmentation cost grows with size
+    s = min(1.0, 256.0 / max(h, w))
+    small = cv2.resize(img, (max(int(w * s), 8), max(int(h * s), 8)), interpolation=cv2.INTER_AREA) if s < 1 else img
+    sh, sw = small.shape[:2]
+    lab = cv2.cvtColor(small.astype(np.float32) / 255.0, cv2.COLOR_RGB2LAB)
+    pos = np.broadcast_to(np.linspace(0.0, 1.0, sh, dtype=np.float32)[:, None], (sh, sw))
+    sky = np.median(lab[: max(sh // 10, 1)].reshape(-1, 3), axis=0)
+    haze = np.linalg.norm(lab - sky, axis=2)
+    contact = _contact_height(small)
+    cue = 0.6 * _rank(contact) + 0.25 * _rank(pos) + 0.15 * _rank(haze)
+    cue = cv2.GaussianBlur(cue, (0, 0), 1.0)
+    if s < 1:
+        cue = cv2.resize(cue, (w, h), interpolation=cv2.INTER_LINEAR)
+    return normalize_depth(cue)
+
+
+class TransformersDepth:
+    """A ``transformers`` depth-estimation model loaded from a local directory.
+
+    Args:
+        path: directory with ``config.json``, the weights and the image processor's
+            ``preprocessor_config.json`` (what ``save_pretrained`` writes).
+        device: torch device string (default ``"cpu"``).
+        depth_kind: ``"auto"`` (by model type), ``"disparity"`` (larger = nearer, Depth
+            Anything and DPT) or ``"metric"`` (larger = farther, ZoeDepth).
+
+    Raises:
+        InputError: the directory is missing or does not hold a depth model.
+    """
+
+    def __init__(self, path: str | Path, device: str = "cpu", depth_kind: Literal["auto", "disparity", "metric"] = "auto"):
+        path = Path(path)
+        if not (path / "config.json").is_file():
+            raise InputError(f"{path}: not a transformers model directory (no config.json)")
+        import torch
+        from transformers import AutoImageProcessor, AutoModelForDepthEstimation
+
+        try:
+            self.model = AutoModelForDepthEstimation.from_pretrained(path, local_files_only=True).to(device).eval()
+        except (OSError, ValueError, KeyError) as e:
+            raise InputError(f"{path}: cannot load a depth-estimation model ({' '.join(str(e).split())[:140]})") from None
+        try:
+            self.processor = AutoImageProcessor.from_pretrained(path, local_files_only=True)
+        except (OSError, ValueError) as e:
+            raise InputError(f"{path}: no image processor config beside the model ({' '.join(str(e).split())[:120]})") from None
+        self.device = device
+        self.torch = torch
+        if depth_kind == "auto":
+            depth_kind = "metric" if getattr(self.model.config, "model_type", "") == "zoedepth" else "disparity"
+        self.depth_kind = depth_kind
+
+    def __call__(self, image: np.ndarray) -> np.ndarray:
+        """Depth of ``image`` (uint8 ``(H, W, 3)``) as float32 ``(H, W)`` in [0, 1], 1 = nearest."""
+        torch = self.torch
+        h, w = image.shape[:2]
+        inputs = self.processor(images=image, return_tensors="pt")
+        inputs = {k: v.to(self.device) for k, v in inputs.items()}
+        with torch.inference_mode():
+            pred = self.model(**inputs).predicted_depth  # (1, h', w')
+        pred = torch.nn.functional.interpolate(pred[:, None].float(), size=(h, w), mode="bicubic", align_corners=False)[0, 0]
+        d = pred.cpu().numpy()
+        if self.depth_kind == "metric":
+            d = -d
+        return normalize_depth(d)
+
+
+@functools.lru_cache(maxsize=2)
+def _cached_model(path: str, device: str) -> TransformersDepth:
+    return TransformersDepth(path, device)
+
+
+def estimate_depth(image: np.ndarray, backend: str = "prior", model_path: str | Path | None = None, device: str = "cpu") -> np.ndarray:
+    """Estimate depth from one RGB image.
+
+    Args:
+        image: uint8 ``(H, W, 3)`` RGB.
+        backend: ``"prior"`` (offline default) or ``"transformers"``.
+        model_path: local model directory, required by ``"transformers"``.
+        device: torch device for ``"transformers"``.
+
+    Returns:
+        float32 ``(H, W)`` in ``[0, 1]``, 1 = nearest.
+    """
+    image = np.asarray(image)
+    if image.ndim != 3 or image.shape[2] != 3 or image.dtype != np.uint8:
+        raise InputError(f"depth needs a uint8 RGB image (H, W, 3), got {image.dtype} {image.shape}")
+    if backend == "prior":
+        return prior_depth(image)
+    if backend == "transformers":
+        if model_path is None:
+            raise SettingsError("depth backend 'transformers' needs --depth-model DIR (a local model directory)")
+        return _cached_model(str(Path(model_path).resolve()), device)(image)
+    raise SettingsError(f"unknown depth backend {backend!r} (choose from {', '.join(BACKENDS)})")

@@ -1,0 +1,31 @@
+"""Exceptions with one-line, user-facing messages.
+
+Library code raises these for problems with the user's input or settings; the CLI
+prints ``error: <message>`` and exits non-zero without a traceback.
+"""
+
+from __future__ import annotations
+
+__all__ = ["AnimatePainterError", "InputError", "PlanError", "SettingsError", "OutputError"]
+
+
+class AnimatePainterError(Exception):
+    """Base class: a problem the user can fix; ``str(err)`` is one line naming it."""
+
+    exit_code = 2
+
+
+class InputError(AnimatePainterError):
+    """An input file (image, depth map, frames, checkpoint) is unreadable or unusable."""
+
+
+class PlanError(AnimatePainterError):
+    """A stroke plan is malformed or violates the schema."""
+
+
+class SettingsError(AnimatePainterError):
+    """An option or setting is impossible (e.g. ``--strokes 0``)."""
+
+
+class OutputError(AnimatePainterError):
+    """An output location cannot be written."""

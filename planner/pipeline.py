@@ -1,0 +1,307 @@
+"""The teacher planner, top to bottom: image -> depth -> layers -> strokes -> order -> plan.
+
+:func:`plan_painting` is the whole algorithm; :func:`paint_to_dir` adds the outputs
+of ``animatepainter paint`` (plan, SVG, video, contact sheet, report).
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from .depth import estimate_depth
+from .errors import SettingsError
+from .images import MIN_SIDE, load_depth, resize_long_side
+from .layers import depth_layers
+from .order import order_groups
+from .plan import Brush, Canvas, Paint, Stroke, StrokePlan
+from .progress import NULL_PROGRESS, Progress
+from .sbr import FitSettings, fit_strokes, level_widths
+
+log = logging.getLogger(__name__)
+
+__all__ = ["PaintSettings", "PaintResult", "plan_painting", "canvas_for", "assign_steps", "make_palette"]
+
+#: long side of the default canvas, mm
+DEFAULT_CANVAS_LONG_MM = 300.0
+
+
+@dataclass(frozen=True)
+class PaintSettings:
+    """Options of the teacher planner (``animatepainter paint``).
+
+    Attributes:
+        strokes: stroke budget, the most strokes the plan may hold (1..200000).
+        seed: seed of every random choice.
+        size: working resolution: the image's long side is resized to this, px.
+        canvas_mm: ``(width, height)`` of the canvas in mm; the image is fitted inside,
+            centred. ``None``: long side 300 mm, the image's aspect ratio.
+        layers: number of depth layers K (1..8).
+        levels: number of refinement levels (brush sizes), 1..8.
+        steps: number of process steps (frames) the plan is divided into; at least one
+            per non-empty (layer, level) group.
+        palette: number of paints the stroke colours are grouped into (1..256).
+        background: canvas colour, RGB 0..255.
+        depth_backend: ``"prior"`` or ``"transformers"`` (see :mod:`.depth`).
+        depth_model: local model directory for ``"transformers"``.
+        reorder: cut pen-up travel inside each (layer, level) group.
+    """
+
+    strokes: int = 2000
+    seed: int = 0
+    size: int = 256
+    canvas_mm: tuple[float, float] | None = None
+    layers: int = 3
+    levels: int = 5
+    steps: int = 24
+    palette: int = 16
+    background: tuple[int, int, int] = (255, 255, 255)
+    depth_backend: str = "prior"
+    depth_model: str | None = None
+    reorder: bool = True
+
+    def check(self) -> None:
+        """Raise :class:`SettingsError` naming the first impossible setting."""
+        if not 1 <= self.strokes <= 200_000:
+            raise SettingsError(f"--strokes must be between 1 and 200000, got {self.strokes}")
+        if not 16 <= self.size <= 4096:
+            raise SettingsError(f"--size must be between 16 and 4096 px, got {self.size}")
+        if self.canvas_mm is not None:
+            w, h = self.canvas_mm
+            if not (np.isfinite(w) and np.isfinite(h)) or w <= 0 or h <= 0:
+                raise SettingsError(f"--canvas-mm needs two positive sizes in mm, got {w} {h}")
+            if max(w, h) > 100_000:
+                raise SettingsError(f"--canvas-mm {w} {h}: larger than 100 m")
+        if not 1 <= self.layers <= 8:
+            raise SettingsError(f"--layers must be between 1 and 8, got {self.layers}")
+        if not 1 <= self.levels <= 8:
+            raise SettingsError(f"--levels must be between 1 and 8, got {self.levels}")
+        if not 1 <= self.steps <= 10_000:
+            raise SettingsError(f"--steps must be between 1 and 10000, got {self.steps}")
+        if not 1 <= self.palette <= 256:
+            raise SettingsError(f"--palette must be between 1 and 256, got {self.palette}")
+        if len(self.background) != 3 or any(not 0 <= int(v) <= 255 for v in self.background):
+            raise SettingsError(f"--background must be three values 0..255, got {self.background}")
+
+
+@dataclass
+class PaintResult:
+    """What :func:`plan_painting` makes.
+
+    Attributes:
+        plan: the stroke plan.
+        image: uint8 ``(h, w, 3)`` the working image (source resized to ``size``).
+        depth: float32 ``(h, w)`` in [0, 1], 1 = nearest.
+        layers: int32 ``(h, w)`` depth layer per pixel, 0 = farthest.
+        timings: wall time of each stage, seconds.
+    """
+
+    plan: StrokePlan
+    image: np.ndarray
+    depth: np.ndarray
+    layers: np.ndarray
+    timings: dict[str, float] = field(default_factory=dict)
+
+
+def canvas_for(image_wh: tuple[int, int], canvas_mm: tuple[float, float] | None, background: tuple[int, int, int]) -> Canvas:
+    """Canvas geometry for an image of ``(width, height)`` px.
+
+    The image is fitted inside the canvas, centred, keeping its aspect ratio; without
+    ``canvas_mm`` the canvas is the image's shape with a 300 mm long side.
+    """
+    iw, ih = image_wh
+    if canvas_mm is None:
+        s = DEFAULT_CANVAS_LONG_MM / max(iw, ih)
+        cw, ch = iw * s, ih * s
+        return Canvas(round(cw, 3), round(ch, 3), tuple(background), (iw, ih), (0.0, 0.0, round(cw, 3), round(ch, 3)))
+    cw, ch = (float(v) for v in canvas_mm)
+    s = min(cw / iw, ch / ih)
+    bw, bh = iw * s, ih * s
+    return Canvas(cw, ch, tuple(background), (iw, ih), ((cw - bw) / 2.0, (ch - bh) / 2.0, bw, bh))
+
+
+def assign_steps(groups: list[tuple[int, int]], n_steps: int) -> list[int]:
+    """Split strokes (in execution order, grouped by ``(layer, level)``) into steps.
+
+    Steps never straddle a group: each non-empty group gets at least one step and the
+    rest are shared out in proportion to stroke counts (largest remainder), so the
+    plan has ``max(n_steps, groups)`` steps of contiguous strokes.
+
+    Returns:
+        step index of each stroke (non-decreasing).
+    """
+    if not groups:
+        return []
+    runs: list[tuple[tuple[int, int], int]] = []
+    for g in groups:
+        if runs and runs[-1][0] == g:
+            runs[-1] = (g, runs[-1][1] + 1)
+        else:
+            runs.append((g, 1))
+    counts = np.array([c for _, c in runs], np.float64)
+    extra = max(n_steps - len(runs), 0)
+    alloc = np.ones(len(runs), np.int64)
+    if extra:
+        quota = counts / counts.sum() * extra
+        base = np.floor(quota).astype(np.int64)
+        rem = extra - int(base.sum())
+        order = np.argsort(-(quota - base), kind="stable")[:rem]
+        base[order] += 1
+        alloc += base
+    alloc = np.minimum(alloc, counts.astype(np.int64))  # no empty steps
+    steps: list[int] = []
+    step = 0
+    for (_, c), k in zip(runs, alloc):
+        bounds = np.linspace(0, c, k + 1)
+        for i in range(c):
+            steps.append(step + int(np.searchsorted(bounds, i, side="right") - 1))
+        step += int(k)
+    return steps
+
+
+def make_palette(colors: np.ndarray, k: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """Group stroke colours into ``k`` paints by k-means in CIELAB.
+
+    Args:
+        colors: uint8 ``(n, 3)`` RGB of the strokes.
+        k: number of paints wanted (fewer if there are fewer distinct colours).
+        seed: k-means seed.
+
+    Returns:
+        ``(paints, labels)``: uint8 ``(k', 3)`` RGB paints sorted light to dark, and
+        int ``(n,)`` the paint of each stroke.
+    """
+    from scipy.cluster.vq import kmeans2
+    from skimage.color import lab2rgb, rgb2lab
+
+    colors = np.asarray(colors, np.uint8).reshape(-1, 3)
+    uniq = np.unique(colors, axis=0)
+    k = max(1, min(k, len(uniq)))
+    lab = rgb2lab(colors[None].astype(np.float64) / 255.0)[0]
+    if k == len(uniq):
+        centres = rgb2lab(uniq[None].astype(np.float64) / 255.0)[0]
+    else:
+        init = rgb2lab(uniq[np.random.default_rng(seed).choice(len(uniq), k, replace=False)][None] / 255.0)[0]
+        centres, _ = kmeans2(lab, init, iter=20, minit="matrix", seed=seed)
+    order = np.lexsort((centres[:, 2], centres[:, 1], -centres[:, 0]))  # light to dark
+    centres = centres[order]
+    labels = np.argmin(((lab[:, None, :] - centres[None]) ** 2).sum(axis=2), axis=1)
+    rgb = np.clip(np.rint(lab2rgb(centres[None])[0] * 255.0), 0, 255).astype(np.uint8)
+    return rgb, labels
+
+
+def plan_painting(
+    image: np.ndarray,
+    settings: PaintSettings = PaintSettings(),
+    depth: np.ndarray | str | Path | None = None,
+    source_sha256: str | None = None,
+    progress: Progress = NULL_PROGRESS,
+) -> PaintResult:
+    """Plan a painting of ``image`` with the teacher (stroke-based) engine.
+
+    Args:
+        image: uint8 ``(H, W, 3)`` RGB.
+        settings: planner options.
+        depth: optional depth: float ``(H, W)`` in [0, 1] (1 = nearest) or a path to a
+            depth file (``.npy`` / image); default: estimated with
+            ``settings.depth_backend``.
+        source_sha256: hash of the source file, recorded in ``plan.meta``.
+        progress: progress display.
+
+    Returns:
+        :class:`PaintResult`.
+    """
+    from . import __version__
+
+    settings.check()
+    image = np.asarray(image)
+    if image.ndim != 3 or image.shape[2] != 3 or image.dtype != np.uint8:
+        raise SettingsError(f"plan_painting needs a uint8 RGB image (H, W, 3), got {image.dtype} {image.shape}")
+    if min(image.shape[:2]) < MIN_SIDE:
+        raise SettingsError(f"image is {image.shape[1]}x{image.shape[0]} px; need at least {MIN_SIDE} px on each side")
+    timings: dict[str, float] = {}
+
+    t0 = time.perf_counter()
+    work = resize_long_side(image, settings.size)
+    h, w = work.shape[:2]
+    if min(h, w) < MIN_SIDE:
+        raise SettingsError(f"at --size {settings.size} the image would be {w}x{h} px; the short side needs {MIN_SIDE} px")
+    with progress.stage("depth", 1) as st:
+        if depth is None:
+            d = estimate_depth(work, settings.depth_backend, settings.depth_model)
+        elif isinstance(depth, (str, Path)):
+            d = load_depth(depth, image.shape[:2])
+            d = resize_long_side(d, settings.size)
+        else:
+            d = np.asarray(depth, np.float32)
+            if d.shape != image.shape[:2]:
+                raise SettingsError(f"depth map is {d.shape[1]}x{d.shape[0]} px but the image is {image.shape[1]}x{image.shape[0]} px")
+            d = resize_long_side(np.clip(d, 0, 1), settings.size)
+        d = np.asarray(d, np.float32).reshape(h, w)
+        layers = depth_layers(d, settings.layers)
+        st.advance(1)
+    timings["depth_s"] = time.perf_counter() - t0
+
+    t0 = time.perf_counter()
+    widths = level_widths(h, w, settings.levels)
+    fit_settings = FitSettings(budget=settings.strokes, widths_px=widths)
+    target = work.astype(np.float32) / 255.0
+    bg = np.asarray(settings.background, np.float32) / 255.0
+    with progress.stage("strokes", settings.strokes) as st:
+        fitted, _ = fit_strokes(target, layers, settings.layers, fit_settings, background=bg, seed=settings.seed, progress=st.advance)
+    timings["strokes_s"] = time.perf_counter() - t0
+
+    t0 = time.perf_counter()
+    canvas = canvas_for((w, h), settings.canvas_mm, settings.background)
+    mm = canvas.mm_per_px
+    ox, oy = canvas.image_box_mm[:2]
+    with progress.stage("order", 1) as st:
+        polylines = [f.points for f in fitted]
+        groups = [(f.layer, f.level) for f in fitted]
+        if settings.reorder and fitted:
+            radii = [f.width / 2.0 + 0.5 for f in fitted]
+            order, flips = order_groups(polylines, groups, radii)
+        else:
+            order, flips = list(range(len(fitted))), [False] * len(fitted)
+        st.advance(1)
+    ordered = [fitted[i] for i in order]
+    steps = assign_steps([(f.layer, f.level) for f in ordered], settings.steps)
+    paints, labels = make_palette(np.array([f.rgb for f in ordered], np.uint8).reshape(-1, 3), settings.palette, settings.seed) if ordered else (np.zeros((0, 3), np.uint8), np.zeros(0, int))
+    brush_w = sorted({round(f.width * mm, 2) for f in ordered})
+    brush_id = {bw: i for i, bw in enumerate(brush_w)}
+    strokes = []
+    for sid, (f, flip, step, paint) in enumerate(zip(ordered, flips, steps, labels)):
+        pts = f.points[::-1] if flip else f.points
+        strokes.append(
+            Stroke(
+                id=sid,
+                points=pts * mm + (ox, oy),
+                width_mm=f.width * mm,
+                brush=brush_id[round(f.width * mm, 2)],
+                paint=int(paint),
+                rgb=tuple(int(v) for v in f.rgb),
+                layer=int(f.layer),
+                level=int(f.level),
+                step=int(step),
+            )
+        )
+    palette = [Paint(i, tuple(int(v) for v in rgb), f"paint-{i:02d} #{rgb[0]:02x}{rgb[1]:02x}{rgb[2]:02x}") for i, rgb in enumerate(paints)]
+    brushes = [Brush(i, bw, "round") for i, bw in enumerate(brush_w)]
+    meta: dict[str, Any] = {
+        "engine": "teacher",
+        "version": __version__,
+        "seed": settings.seed,
+        "settings": {k: v for k, v in asdict(settings).items() if k != "seed"},
+        "levels_width_px": list(widths),
+        "working_px": [w, h],
+    }
+    if source_sha256:
+        meta["source_sha256"] = source_sha256
+    plan = StrokePlan(canvas, palette, brushes, strokes, meta)
+    timings["order_s"] = time.perf_counter() - t0
+    return PaintResult(plan=plan, image=work, depth=d, layers=layers, timings=timings)
