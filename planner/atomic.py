@@ -31,8 +31,10 @@ def check_writable_dir(path: Path) -> None:
     if path.exists() and not path.is_dir():
         raise OutputError(f"{path}: exists and is not a folder")
     probe = path
-    while not probe.exists():
+    while not probe.exists() and probe != probe.parent:
         probe = probe.parent
+    if not probe.is_dir():
+        raise OutputError(f"{path}: cannot create it, {probe} is a file, not a folder")
     if not os.access(probe, os.W_OK | os.X_OK):
         raise OutputError(f"{path}: cannot write there (permission denied on {probe})")
 

@@ -12,9 +12,9 @@ Decoding is Pillow's; this module decides what the planner accepts:
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import logging
-import warnings
 from pathlib import Path
 from typing import Sequence
 
@@ -76,6 +76,18 @@ def to_rgb8(img: Image.Image, background: Sequence[int] = (255, 255, 255)) -> np
     return np.ascontiguousarray(np.asarray(img.convert("RGB"), np.uint8))
 
 
+@contextlib.contextmanager
+def _no_bomb_check():
+    """Let Pillow open any header: the size limit is checked here, before decoding,
+    with a message that names the size (Pillow's own check would only say "bomb")."""
+    old = Image.MAX_IMAGE_PIXELS
+    Image.MAX_IMAGE_PIXELS = None
+    try:
+        yield
+    finally:
+        Image.MAX_IMAGE_PIXELS = old
+
+
 def load_image(path: str | Path, background: Sequence[int] = (255, 255, 255)) -> np.ndarray:
     """Read an image file as uint8 RGB ``(H, W, 3)``.
 
@@ -95,23 +107,21 @@ def load_image(path: str | Path, background: Sequence[int] = (255, 255, 255)) ->
     if path.stat().st_size == 0:
         raise InputError(f"{path}: file is empty")
     try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("error", Image.DecompressionBombWarning)
-            with Image.open(path) as im:
-                w, h = im.size
-                if w * h > MAX_PIXELS:
-                    raise InputError(
-                        f"{path}: image is {w}x{h} px ({w * h / 1e6:.0f} MP), above the {MAX_PIXELS / 1e6:.0f} MP limit; downscale it first"
-                    )
-                if min(w, h) < MIN_SIDE:
-                    raise InputError(f"{path}: image is {w}x{h} px; need at least {MIN_SIDE} px on each side")
-                im = ImageOps.exif_transpose(im)
-                im.load()  # 16-bit colour PNGs decode to 8-bit RGB(A) here
-                return to_rgb8(im, background)
+        with _no_bomb_check(), Image.open(path) as im:
+            w, h = im.size
+            if w * h > MAX_PIXELS:
+                raise InputError(
+                    f"{path}: image is {w}x{h} px ({w * h / 1e6:.0f} MP), above the {MAX_PIXELS / 1e6:.0f} MP limit; downscale it first"
+                )
+            if min(w, h) < MIN_SIDE:
+                raise InputError(f"{path}: image is {w}x{h} px; need at least {MIN_SIDE} px on each side")
+            im = ImageOps.exif_transpose(im)
+            im.load()  # 16-bit colour PNGs decode to 8-bit RGB(A) here
+            return to_rgb8(im, background)
     except InputError:
         raise
-    except (UnidentifiedImageError, Image.DecompressionBombError, Image.DecompressionBombWarning) as e:
-        raise InputError(f"{path}: not a readable image ({type(e).__name__})") from None
+    except UnidentifiedImageError as e:
+        raise InputError(f"{path}: not an image (unknown or unsupported format)") from None
     except (OSError, SyntaxError, ValueError) as e:
         raise InputError(f"{path}: corrupt or truncated image ({' '.join(str(e).split())[:120]})") from None
 

@@ -186,8 +186,14 @@ def make_palette(colors: np.ndarray, k: int, seed: int) -> tuple[np.ndarray, np.
     if k == len(uniq):
         centres = rgb2lab(uniq[None].astype(np.float64) / 255.0)[0]
     else:
-        init = rgb2lab(uniq[np.random.default_rng(seed).choice(len(uniq), k, replace=False)][None] / 255.0)[0]
-        centres, _ = kmeans2(lab, init, iter=20, minit="matrix", seed=seed)
+        # k-means++ seeding, best of a few restarts (deterministic through ``seed``)
+        best = None
+        for r in range(4):
+            cand, lab_idx = kmeans2(lab, k, iter=25, minit="++", seed=seed * 7919 + r)
+            sse = float(((lab - cand[lab_idx]) ** 2).sum())
+            if best is None or sse < best[0]:
+                best = (sse, cand)
+        centres = best[1]
     order = np.lexsort((centres[:, 2], centres[:, 1], -centres[:, 0]))  # light to dark
     centres = centres[order]
     labels = np.argmin(((lab[:, None, :] - centres[None]) ** 2).sum(axis=2), axis=1)

