@@ -45,6 +45,7 @@ def paint(
     background: str = typer.Option("255,255,255", "--background", help="Canvas colour as R,G,B (0..255 each) or #rrggbb."),
     video_px: int = typer.Option(512, "--video-px", help="Width of process.mp4 frames (pixels, 64..4096)."),
     fps: float = typer.Option(24.0, "--fps", help="Frame rate of process.mp4 (frames per second)."),
+    machine: Optional[str] = typer.Option(None, "--machine", help="Machine profile (TOML file, or a bundled name: pen-plotter, painting-arm): plan on its canvas inside its margins with only its paints and brushes, add reload/clean actions, order for it; report.json gains a 'machine' section (paint changes, reloads, distances, estimated time)."),
 ) -> None:
     """Plan a painting of IMAGE: depth, layers far to near, strokes coarse to fine, in a travel-saving order."""
     from animatepainter.export.bundle import write_outputs
@@ -70,6 +71,13 @@ def paint(
         depth_model=str(depth_model) if depth_model else None,
     )
     settings.check()
+    profile = None
+    if machine is not None:
+        from .machine import load_profile
+        from .robot import machine_settings
+
+        profile = load_profile(machine)
+        settings = machine_settings(settings, profile, canvas_given=canvas_mm is not None)
     if not 64 <= video_px <= 4096:
         raise SettingsError(f"--video-px must be between 64 and 4096, got {video_px}")
     if not 1 <= fps <= 120:
@@ -83,13 +91,20 @@ def paint(
     with RichProgress() as progress:
         result = plan_painting(img, settings, depth=depth, source_sha256=file_sha256(image), progress=progress)
         timings.update(result.timings)
+        plan, extra = result.plan, {"source": str(image.resolve())}
+        if profile is not None:
+            from .robot import apply_machine
+
+            t0 = time.perf_counter()
+            plan, extra["machine"] = apply_machine(plan, profile, progress=progress)
+            timings["machine_s"] = time.perf_counter() - t0
         report = write_outputs(
-            result.plan,
+            plan,
             result.image,
             out,
             depth=result.depth,
             timings=timings,
-            extra_report={"source": str(image)},
+            extra_report=extra,
             video_px=video_px,
             fps=fps,
             progress=progress,

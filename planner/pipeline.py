@@ -188,8 +188,9 @@ def make_palette(colors: np.ndarray, k: int, seed: int) -> tuple[np.ndarray, np.
     else:
         # k-means++ seeding, best of a few restarts (deterministic through ``seed``)
         best = None
-        for r in range(4):
-            cand, lab_idx = kmeans2(lab, k, iter=25, minit="++", seed=seed * 7919 + r)
+        rng = np.random.default_rng(seed)  # any int seed; restarts draw from one stream
+        for _ in range(4):
+            cand, lab_idx = kmeans2(lab, k, iter=25, minit="++", seed=rng)
             sse = float(((lab - cand[lab_idx]) ** 2).sum())
             if best is None or sse < best[0]:
                 best = (sse, cand)

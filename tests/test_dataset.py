@@ -1,0 +1,92 @@
+"""DatasetReader: the contract the model's training reads (shapes, dtypes, splitting)."""
+
+from __future__ import annotations
+
+import pickle
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from animatepainter.planner.dataset import DatasetReader, collate, decode_sample, encode_sample
+from animatepainter.planner.errors import InputError
+from animatepainter.planner.synth import SynthSettings, make_jobs, synth_dataset, synthesize
+
+T, SIZE, N = 4, 32, 6
+
+
+@pytest.fixture(scope="module")
+def ds(tmp_path_factory) -> Path:
+    out = tmp_path_factory.mktemp("ds") / "ds"
+    synth_dataset([], out, SynthSettings(frames=T, size=SIZE, shard_size=1, strokes=60), procedural=N, workers=1)
+    return out
+
+
+def test_sample_fields(ds):
+    r = DatasetReader(ds)
+    assert len(r) == N and r.frames == T
+    samples = list(r)
+    assert [s["key"] for s in samples] == [f"{i:08d}" for i in range(N)]
+    for s in samples:
+        assert s["image"].shape == (3, SIZE, SIZE) and s["image"].dtype == np.float32
+        assert s["depth"].shape == (1, SIZE, SIZE) and s["depth"].dtype == np.float32
+        assert s["frames"].shape == (T, 3, SIZE, SIZE) and s["frames"].dtype == np.float32
+        assert s["masks"].shape == (T, 1, SIZE, SIZE) and s["masks"].dtype == np.float32
+        for k in ("image", "depth", "frames"):
+            assert 0.0 <= s[k].min() and s[k].max() <= 1.0
+        assert set(np.unique(s["masks"])) <= {0.0, 1.0} and not s["masks"][0].any()
+        np.testing.assert_array_equal(s["frames"][-1], s["image"])
+        assert s["depth"].max() > 0.9 and s["depth"].min() < 0.1  # exact scene depth, 1 = nearest
+        assert s["meta"]["frames"] == T and s["meta"]["depth"] == "exact"
+        assert len(s["strokes"]["frame"]) == s["meta"]["strokes"]
+
+
+def test_encode_decode_round_trip():
+    s = synthesize(make_jobs([], 1, 5)[0], SynthSettings(frames=T, size=SIZE, strokes=40))
+    raw = {k: (v.encode() if isinstance(v, str) and k != "__key__" else v) for k, v in encode_sample(**s).items()}
+    d = decode_sample(raw)
+    np.testing.assert_array_equal(d["frames"], s["frames"].transpose(0, 3, 1, 2) / np.float32(255))
+    np.testing.assert_array_equal(d["masks"][:, 0] > 0, s["masks"])
+    np.testing.assert_allclose(d["depth"][0], s["depth"], atol=1.0 / 65535)
+    np.testing.assert_array_equal(d["start"][0], s["start"])
+    assert d["strokes"]["layer"].tolist() == s["strokes"]["layer"]
+    with pytest.raises(InputError, match="missing frames.png"):
+        decode_sample({k: v for k, v in raw.items() if k != "frames.png"})
+
+
+def test_shuffle_is_a_seeded_permutation(ds):
+    keys = lambda r: [s["key"] for s in r]  # noqa: E731
+    a = keys(DatasetReader(ds, shuffle_buffer=4, seed=1))
+    assert sorted(a) == keys(DatasetReader(ds))
+    assert a == keys(DatasetReader(ds, shuffle_buffer=4, seed=1))
+    assert a != keys(DatasetReader(ds)) or a != keys(DatasetReader(ds, shuffle_buffer=4, seed=2))
+
+
+def test_torch_loader_splits_shards_across_workers_and_ranks(ds):
+    import torch
+    from torch.utils.data import DataLoader
+
+    r = DatasetReader(ds)
+    td = r.torch_dataset(rank=0, world_size=1)
+    pickle.loads(pickle.dumps(td))  # DataLoader workers started with spawn can receive it
+    loader = DataLoader(td, batch_size=2, num_workers=2, collate_fn=r.collate)
+    batches = list(loader)
+    keys = sorted(k for b in batches for k in b["key"])
+    assert keys == [f"{i:08d}" for i in range(N)]  # every sample once: shards split, not copied
+    b = batches[0]
+    assert b["frames"].shape == (2, T, 3, SIZE, SIZE) and b["frames"].dtype == torch.float32
+    assert b["masks"].shape == (2, T, 1, SIZE, SIZE) and b["image"].shape == (2, 3, SIZE, SIZE)
+    per_rank = [sorted(s["key"] for s in r.torch_dataset(rank=k, world_size=3)) for k in range(3)]
+    assert sorted(sum(per_rank, [])) == keys and all(len(p) == 2 for p in per_rank)
+
+
+def test_collate_refuses_mixed_sizes(ds):
+    s = next(iter(DatasetReader(ds)))
+    small = dict(s, image=s["image"][:, :16, :16])
+    with pytest.raises(ValueError, match="different shapes"):
+        collate([s, small])
+
+
+def test_not_a_dataset(tmp_path):
+    with pytest.raises(InputError, match="not a synth dataset"):
+        DatasetReader(tmp_path)
