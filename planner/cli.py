@@ -47,6 +47,13 @@ app.add_typer(export_app, name="export")
 #: modules that add commands, in the order they appear in ``--help``
 COMMAND_MODULES = [
     "animatepainter.planner.cli_paint",
+    "animatepainter.planner.cli_extract",
+    "animatepainter.export.cli_plotter",
+    "animatepainter.export.cli_viewer",
+    "animatepainter.planner.cli_synth",
+    "animatepainter.model.cli",
+    "animatepainter.export.cli_onnx",
+    "animatepainter.export.cli_ros",
 ]
 
 _state = {"debug": False, "quiet": False}
@@ -62,9 +69,11 @@ def _root(
     _state["debug"] = debug
     _state["quiet"] = quiet
     level = logging.WARNING if verbose == 0 else (logging.INFO if verbose == 1 else logging.DEBUG)
+    from rich.console import Console
     from rich.logging import RichHandler
 
-    handler = RichHandler(show_time=False, show_path=False, markup=False)
+    # logs go to stderr: stdout stays clean for command output (listen --format jsonl, ...)
+    handler = RichHandler(console=Console(stderr=True), show_time=False, show_path=False, markup=False)
     logging.basicConfig(level=level, handlers=[handler], format="%(message)s", force=True)
     # third-party libraries stay quiet unless -vv
     for name in ("PIL", "matplotlib", "urllib3", "filelock", "h5py", "numba", "jax"):
@@ -166,4 +175,6 @@ def _error(msg: str) -> None:
 
 
 if __name__ == "__main__":  # pragma: no cover
-    sys.exit(main())
+    # `python -m` runs this file as __main__, a second copy of the module: call the
+    # imported module's main so the commands and their shared state are one
+    sys.exit(importlib.import_module("animatepainter.planner.cli").main())

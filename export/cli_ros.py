@@ -1,0 +1,248 @@
+"""``animatepainter publish``, ``listen`` and ``export rosbag``: ROS 2 without ROS 2.
+
+``publish`` and ``listen`` talk DDS on the wire as ROS 2 nodes do (Cyclone DDS, ``rt/``
+topics, ``painter_msgs`` types, CDR, ROS 2 QoS); see :mod:`animatepainter.export.ros.dds`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+import math
+import signal
+import sys
+import time
+from pathlib import Path
+from typing import Iterator, Optional
+
+import typer
+
+log = logging.getLogger(__name__)
+
+_DOMAIN_HELP = "DDS domain id, 0..232 (ROS 2's ROS_DOMAIN_ID; default: $ROS_DOMAIN_ID, else 0). Publisher and subscribers must use the same one."
+_LOCAL_HELP = (
+    "Talk on the loopback interface only, with unicast discovery on localhost (ROS 2's localhost mode). "
+    "Default: on if ROS_LOCALHOST_ONLY=1 or ROS_AUTOMATIC_DISCOVERY_RANGE=LOCALHOST, else Cyclone DDS's configuration (CYCLONEDDS_URI)."
+)
+
+
+@contextlib.contextmanager
+def _sigterm_as_interrupt() -> Iterator[None]:
+    """Turn SIGTERM into KeyboardInterrupt so that a stopped command ends cleanly."""
+
+    def handler(signum, frame):  # noqa: ARG001
+        raise KeyboardInterrupt
+
+    try:
+        old = signal.signal(signal.SIGTERM, handler)
+    except ValueError:  # not the main thread
+        yield
+        return
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, old)
+
+
+def publish(
+    plan_file: Path = typer.Argument(..., metavar="PLAN", help="Plan file (plan.json) to publish."),
+    topic: str = typer.Option("/painter/strokes", "--topic", help="ROS 2 topic of the stroke stream (painter_msgs/msg/Stroke, reliable, keep all)."),
+    plan_topic: str = typer.Option("/painter/plan", "--plan-topic", help="ROS 2 topic of the whole plan (painter_msgs/msg/StrokePlan, latched: reliable, transient local)."),
+    rate: float = typer.Option(10.0, "--rate", help="Strokes per second on the stream; 0 = as fast as reliable delivery allows."),
+    start: int = typer.Option(0, "--from", help="First stroke index to stream, 0-based (resume an interrupted stream; `listen` tells the index to resume from)."),
+    domain_id: int = typer.Option(0, "--domain-id", envvar="ROS_DOMAIN_ID", show_envvar=False, help=_DOMAIN_HELP),
+    localhost: Optional[bool] = typer.Option(None, "--localhost/--no-localhost", help=_LOCAL_HELP),
+    wait_for: int = typer.Option(1, "--wait-for", help="Subscribers on the stroke topic to wait for before streaming (count; 0 = start at once)."),
+    wait_timeout: float = typer.Option(0.0, "--wait-timeout", help="Give up when the subscribers have not appeared after this many seconds (0 = wait until interrupted)."),
+    linger: float = typer.Option(2.0, "--linger", help="Seconds to stay up after streaming, so that late subscribers still get the latched plan ('inf' = until interrupted)."),
+    ack_timeout: float = typer.Option(30.0, "--ack-timeout", help="Seconds to wait, after the last stroke, for every subscriber to acknowledge every stroke."),
+    frame_id: str = typer.Option("canvas", "--frame-id", help="Name of the canvas frame in the messages' headers (origin bottom-left, x right, y up, metres)."),
+) -> None:
+    """Publish a plan over DDS as a ROS 2 node would: the whole plan latched, and its strokes streamed one by one."""
+    from animatepainter.planner.cli import RichProgress, _state, console_print
+    from animatepainter.planner.errors import SettingsError
+    from animatepainter.planner.plan import load_plan
+
+    from .ros.dds import DeliveryError, Participant, PlanPublisher
+    from .ros.names import check_domain_id
+    from .ros.stream import check_rate, check_start
+
+    check_domain_id(domain_id)
+    check_rate(rate)
+    if wait_for < 0 or not math.isfinite(wait_timeout) or wait_timeout < 0:
+        raise SettingsError("--wait-for and --wait-timeout must not be negative")
+    if not (linger >= 0) or not (ack_timeout >= 0) or not math.isfinite(ack_timeout):
+        raise SettingsError("--linger and --ack-timeout must be non-negative seconds")
+    plan = load_plan(plan_file)
+    check_start(start, len(plan.strokes))
+    with _sigterm_as_interrupt():
+        participant = Participant(domain_id, localhost=localhost)
+        pub = PlanPublisher(plan, participant, stroke_topic=topic, plan_topic=plan_topic, frame_id=frame_id)
+        pub.publish_plan()
+        if wait_for > 0 and pub.subscribers() < wait_for:
+            if not _state["quiet"]:
+                typer.echo(f"waiting for {wait_for} subscriber(s) on {pub.stroke_topic} (domain {domain_id}) ...", err=True)
+            pub.wait_for_subscribers(wait_for, wait_timeout)
+        with RichProgress() as progress, progress.stage("publish", len(plan.strokes) - start) as st:
+            report = pub.stream(start, rate, on_sent=lambda i: st.advance(1))
+        report.acked = pub.wait_for_acks(ack_timeout)
+        if not report.acked:
+            raise DeliveryError(
+                f"strokes {start}..{report.next_index - 1} were sent but not every subscriber acknowledged them within {ack_timeout:g} s; "
+                f"check the subscribers, then resume with --from (the index `listen` reports)"
+            )
+        speed = report.sent / report.seconds if report.seconds > 0 else float("inf")
+        console_print(
+            f"published strokes {start}..{report.next_index - 1} of plan {pub.plan_id} ({len(plan.strokes)} strokes) on {pub.stroke_topic}, "
+            f"domain {domain_id}, {report.seconds:.2f} s ({speed:,.0f} strokes/s), all acknowledged; plan latched on {pub.plan_topic}"
+        )
+        try:
+            pub.linger(linger)
+        except KeyboardInterrupt:
+            pass  # the stream is complete: being stopped while lingering is the normal end
+
+
+def _stroke_line(r, state) -> str:
+    d = r.data
+    return (
+        f"stroke {d['index']}/{d['count']} id={d['id']} plan={d['plan_id']} layer={d['layer']} level={d['level']} step={d['step']} "
+        f"paint={d['paint_id']} brush={d['brush_id']} width={d['width'] * 1000:.3f}mm points={len(d['points'])} latency={r.latency_s * 1000:.2f}ms"
+    )
+
+
+def listen(
+    topic: str = typer.Option("/painter/strokes", "--topic", help="ROS 2 topic of the stroke stream (painter_msgs/msg/Stroke)."),
+    plan_topic: str = typer.Option("/painter/plan", "--plan-topic", help="ROS 2 topic of the latched plan (painter_msgs/msg/StrokePlan)."),
+    domain_id: int = typer.Option(0, "--domain-id", envvar="ROS_DOMAIN_ID", show_envvar=False, help=_DOMAIN_HELP),
+    localhost: Optional[bool] = typer.Option(None, "--localhost/--no-localhost", help=_LOCAL_HELP),
+    until: str = typer.Option("never", "--until", help="Stop by itself: 'complete' (every stroke of a plan arrived), 'plan' (the latched plan arrived) or 'never' (until interrupted)."),
+    timeout: float = typer.Option(0.0, "--timeout", help="Give up after this many seconds with exit status 1 (0 = no limit)."),
+    fmt: str = typer.Option("text", "--format", help="stdout format: 'text' (a line per message) or 'jsonl' (a JSON object per line; strokes carry the whole message, metres, canvas frame)."),
+    save_plan: Optional[Path] = typer.Option(None, "--save-plan", help="Write the plan received on the plan topic to this plan.json (mm, as a plan file) when stopping."),
+    save_strokes: Optional[Path] = typer.Option(None, "--save-strokes", help="Write the strokes received on the stroke topic, in arrival order, to this JSON Lines file (one painter_msgs/Stroke message per line) when stopping."),
+) -> None:
+    """Subscribe to a plan's topics, as a rig would, and print (and save) what arrives."""
+    from animatepainter.planner.atomic import atomic_write_bytes
+    from animatepainter.planner.errors import SettingsError
+
+    from .ros import convert
+    from .ros.dds import DeliveryError, Participant, PlanListener, StreamState
+    from .ros.names import check_domain_id
+
+    check_domain_id(domain_id)
+    if until not in ("never", "plan", "complete"):
+        raise SettingsError(f"--until must be 'never', 'plan' or 'complete', got {until!r}")
+    if fmt not in ("text", "jsonl"):
+        raise SettingsError(f"--format must be 'text' or 'jsonl', got {fmt!r}")
+    if not math.isfinite(timeout) or timeout < 0:
+        raise SettingsError(f"--timeout must be a non-negative number of seconds, got {timeout}")
+    participant = Participant(domain_id, localhost=localhost)
+    listener = PlanListener(participant, stroke_topic=topic, plan_topic=plan_topic)
+    out = sys.stdout
+    states: dict[str, StreamState] = {}
+    strokes: list[dict] = []
+    plan_msg: dict | None = None
+    latencies: list[float] = []
+    problems = 0
+    t_end = time.monotonic() + timeout if timeout > 0 else float("inf")
+    reason = "interrupted"
+
+    def emit(obj: dict, text: str) -> None:
+        out.write((json.dumps(obj, separators=(",", ":")) if fmt == "jsonl" else text) + "\n")
+        out.flush()
+
+    def finished() -> bool:
+        if until == "plan":
+            return plan_msg is not None
+        if until == "complete":
+            return any(s.complete for s in states.values())
+        return False
+
+    with _sigterm_as_interrupt():
+        try:
+            while True:
+                if finished():
+                    reason = "done"
+                    break
+                if time.monotonic() >= t_end:
+                    reason = "timeout"
+                    break
+                for r in listener.poll(min(0.2, max(0.0, t_end - time.monotonic()))):
+                    if r.kind == "problem":
+                        problems += 1
+                        typer.echo(f"problem: {r.text}", err=True)
+                        if fmt == "jsonl":
+                            emit({"kind": "problem", "text": r.text}, "")
+                    elif r.kind == "plan":
+                        plan_msg = r.data
+                        d = r.data
+                        emit(
+                            {"kind": "plan", "plan_id": d["plan_id"], "strokes": len(d["strokes"]), "recv_ns": r.recv_ns, "latency_ms": r.latency_s * 1000},
+                            f"plan {d['plan_id']}: {len(d['strokes'])} strokes, canvas {d['canvas_width'] * 1000:g} x {d['canvas_height'] * 1000:g} mm, "
+                            f"{len(d['palette'])} paints, {len(d['brushes'])} brushes",
+                        )
+                    else:
+                        d = r.data
+                        st = states.get(d["plan_id"])
+                        if st is None:
+                            st = states[d["plan_id"]] = StreamState(d["plan_id"], int(d["count"]))
+                        for m in st.add(int(d["index"])):
+                            problems += 1
+                            typer.echo(f"problem: {m}", err=True)
+                        strokes.append(d)
+                        latencies.append(r.latency_s)
+                        emit({"kind": "stroke", "recv_ns": r.recv_ns, "latency_ms": r.latency_s * 1000, "msg": d}, _stroke_line(r, st))
+        except KeyboardInterrupt:
+            reason = "interrupted"
+    # what arrived, on stderr so that stdout stays one line per message
+    for st in states.values():
+        tail = "complete" if st.complete else f"missing strokes, resume the publisher with --from {st.next_missing}"
+        typer.echo(
+            f"plan {st.plan_id}: {len(st.seen)} of {st.count} strokes arrived ({tail}); "
+            f"{len(st.duplicates)} duplicate(s), {st.out_of_order} out of order",
+            err=True,
+        )
+    if problems:
+        typer.echo(f"{problems} problem(s) reported above", err=True)
+    if latencies:
+        lat = sorted(latencies)
+        typer.echo(f"latency: median {lat[len(lat) // 2] * 1000:.2f} ms, max {lat[-1] * 1000:.2f} ms over {len(lat)} strokes", err=True)
+    if save_strokes is not None:
+        atomic_write_bytes(save_strokes, "".join(json.dumps(d, separators=(",", ":")) + "\n" for d in strokes).encode("utf-8"))
+    if save_plan is not None:
+        if plan_msg is None:
+            raise DeliveryError(f"no plan arrived on {listener.plan_topic}; {save_plan} was not written")
+        convert.plan_from_dict(plan_msg, source=f"plan received on {listener.plan_topic}").save(save_plan)
+    if reason == "timeout":
+        got = ", ".join(f"{len(s.seen)} of {s.count} strokes of plan {s.plan_id}" for s in states.values()) or "no strokes"
+        raise DeliveryError(f"timed out after {timeout:g} s waiting for {'the plan' if until == 'plan' else 'a complete plan' if until == 'complete' else 'messages'}: got {got}{', and the plan' if plan_msg else ', no plan'}")
+
+
+def export_rosbag(
+    plan_file: Path = typer.Argument(..., metavar="PLAN", help="Plan file (plan.json) to export."),
+    out: Path = typer.Option(..., "--out", "-o", help="Bag folder to create (metadata.yaml + BAG.mcap)."),
+    topic: str = typer.Option("/painter/strokes", "--topic", help="ROS 2 topic of the strokes (painter_msgs/msg/Stroke)."),
+    plan_topic: str = typer.Option("/painter/plan", "--plan-topic", help="ROS 2 topic of the whole plan (painter_msgs/msg/StrokePlan, recorded latched)."),
+    rate: float = typer.Option(10.0, "--rate", help="Strokes per second of bag time (> 0); `ros2 bag play --rate` scales it."),
+    start_ns: Optional[int] = typer.Option(None, "--start-ns", help="Bag start time in nanoseconds since the UNIX epoch (default: now); fix it for identical bags."),
+    frame_id: str = typer.Option("canvas", "--frame-id", help="Name of the canvas frame in the messages' headers."),
+    overwrite: bool = typer.Option(False, "--overwrite", help="Replace an existing bag folder."),
+) -> None:
+    """Write a plan as a ROS 2 bag (MCAP storage), for `ros2 bag play` and rosbags."""
+    from animatepainter.planner.cli import RichProgress, console_print
+    from animatepainter.planner.plan import load_plan
+
+    from .ros.bag import write_bag
+
+    plan = load_plan(plan_file)
+    with RichProgress() as progress:
+        bag = write_bag(plan, out, stroke_topic=topic, plan_topic=plan_topic, rate_hz=rate, start_ns=start_ns, frame_id=frame_id, overwrite=overwrite, progress=progress)
+    console_print(f"{len(plan.strokes)} strokes and the plan -> {bag} (MCAP, {len(plan.strokes) / rate:.1f} s at {rate:g} strokes/s)")
+
+
+def register(app: typer.Typer, export_app: typer.Typer) -> None:
+    """Add ``publish`` and ``listen`` to the CLI, and ``rosbag`` to ``export``."""
+    app.command("publish")(publish)
+    app.command("listen")(listen)
+    export_app.command("rosbag")(export_rosbag)

@@ -1,0 +1,36 @@
+"""The ExecutePlan action server on a rig (the simulated one by default).
+
+    ros2 launch painter_ros execute.launch.py
+    ros2 action send_goal --feedback /painter/execute_plan painter_msgs/action/ExecutePlan \
+        "{plan_file: /abs/path/plan.json, start_index: 0}"
+
+Use your own rig with rig:=my_package.my_module:MyRig rig_args:='{"port": "/dev/ttyUSB0"}'.
+"""
+
+from launch import LaunchDescription
+from launch.actions import DeclareLaunchArgument
+from launch.substitutions import LaunchConfiguration, PathJoinSubstitution
+from launch_ros.actions import Node
+from launch_ros.parameter_descriptions import ParameterValue
+from launch_ros.substitutions import FindPackageShare
+
+
+def generate_launch_description():
+    share = FindPackageShare("painter_ros")
+    arg = LaunchConfiguration
+    return LaunchDescription(
+        [
+            DeclareLaunchArgument("rig", default_value="painter_ros.execution:SimulatedRig", description="module:Class of the rig plug-in"),
+            DeclareLaunchArgument("rig_args", default_value='{"time_scale": 0.01}', description="JSON keyword arguments of the rig"),
+            Node(
+                package="painter_ros",
+                executable="execute_server",
+                namespace="painter",
+                parameters=[
+                    PathJoinSubstitution([share, "config", "execute_server.yaml"]),
+                    {"rig": arg("rig"), "rig_args": ParameterValue(arg("rig_args"), value_type=str)},
+                ],
+                output="screen",
+            ),
+        ]
+    )
