@@ -66,7 +66,9 @@ def plan_to_svg(plan: StrokePlan, background: bool = True) -> str:
     for step, strokes in steps.items():
         layers = sorted({s.layer for s in strokes})
         levels = sorted({s.level for s in strokes})
-        label = f"step {step} · layer {_span(layers)} · level {_span(levels)} · {len(strokes)} strokes"
+        # labels count steps from 1: tools such as vpype take the first number of a
+        # label as the layer id, and 0 is not a valid one there
+        label = f"{step + 1} · step {step} · layer {_span(layers)} · level {_span(levels)} · {len(strokes)} strokes"
         out.append(
             f'<g inkscape:groupmode="layer" id="step-{step:04d}" inkscape:label={quoteattr(label)} '
             'fill="none" stroke-linecap="round" stroke-linejoin="round">'

@@ -45,6 +45,9 @@ def paint(
     background: str = typer.Option("255,255,255", "--background", help="Canvas colour as R,G,B (0..255 each) or #rrggbb."),
     video_px: int = typer.Option(512, "--video-px", help="Width of process.mp4 frames (pixels, 64..4096)."),
     fps: float = typer.Option(24.0, "--fps", help="Frame rate of process.mp4 (frames per second)."),
+    engine: str = typer.Option("teacher", "--engine", help="'teacher' (stroke-based, CPU, deterministic) or 'diffusion' (depth -> diffuser -> frame-differencing extractor; --strokes caps the stroke count)."),
+    ckpt: Optional[Path] = typer.Option(None, "--ckpt", help="Diffuser checkpoint folder for --engine diffusion. Default: the small model bundled with the package."),
+    sample_steps: int = typer.Option(20, "--sample-steps", help="Denoising steps of the diffuser for --engine diffusion (count, 1..1000)."),
     machine: Optional[str] = typer.Option(None, "--machine", help="Machine profile (TOML file, or a bundled name: pen-plotter, painting-arm): plan on its canvas inside its margins with only its paints and brushes, add reload/clean actions, order for it; report.json gains a 'machine' section (paint changes, reloads, distances, estimated time)."),
 ) -> None:
     """Plan a painting of IMAGE: depth, layers far to near, strokes coarse to fine, in a travel-saving order."""
@@ -71,6 +74,8 @@ def paint(
         depth_model=str(depth_model) if depth_model else None,
     )
     settings.check()
+    if engine not in ("teacher", "diffusion"):
+        raise SettingsError(f"--engine must be 'teacher' or 'diffusion', got {engine!r}")
     profile = None
     if machine is not None:
         from .machine import load_profile
@@ -89,7 +94,13 @@ def paint(
     if max(img.shape[:2]) > 4 * size:
         log.warning("%s is %dx%d px; planning at %d px on the long side (--size)", image, img.shape[1], img.shape[0], size)
     with RichProgress() as progress:
-        result = plan_painting(img, settings, depth=depth, source_sha256=file_sha256(image), progress=progress)
+        if engine == "diffusion":
+            from .engine_diffusion import DiffusionOptions, plan_with_diffusion
+
+            opts = DiffusionOptions(ckpt=str(ckpt) if ckpt else None, sample_steps=sample_steps)
+            result = plan_with_diffusion(img, settings, depth=depth, options=opts, source_sha256=file_sha256(image), progress=progress)
+        else:
+            result = plan_painting(img, settings, depth=depth, source_sha256=file_sha256(image), progress=progress)
         timings.update(result.timings)
         plan, extra = result.plan, {"source": str(image.resolve())}
         if profile is not None:

@@ -111,6 +111,10 @@ class Stroke:
         layer: depth layer, 0 = farthest.
         level: refinement level, 0 = coarsest.
         step: process step (frame) that introduced it.
+        actions: machine actions before this stroke, in order (robot plans, see
+            :mod:`animatepainter.planner.robot`): ``"clean"`` (wash and wipe the
+            brush), ``"tool"`` (change to this stroke's brush or pen), ``"dip"``
+            (load this stroke's paint). Empty for plans not made for a machine.
     """
 
     id: int
@@ -122,6 +126,7 @@ class Stroke:
     layer: int
     level: int
     step: int
+    actions: tuple[str, ...] = ()
 
     def __eq__(self, other: object) -> bool:  # numpy field: compare by value
         if not isinstance(other, Stroke):
@@ -130,6 +135,7 @@ class Stroke:
             (self.id, self.width_mm, self.brush, self.paint, tuple(self.rgb), self.layer, self.level, self.step)
             == (other.id, other.width_mm, other.brush, other.paint, tuple(other.rgb), other.layer, other.level, other.step)
             and np.array_equal(self.points, other.points)
+            and tuple(self.actions) == tuple(other.actions)
         )
 
     __hash__ = None  # type: ignore[assignment]
@@ -313,6 +319,7 @@ class StrokePlan:
                 layer=s["layer"],
                 level=s["level"],
                 step=s["step"],
+                actions=tuple(s.get("actions", ())),
             )
             for s in d["strokes"]
         ]
@@ -355,7 +362,7 @@ def _r(v: float) -> float:
 
 def _stroke_dict(s: Stroke) -> dict[str, Any]:
     pts = np.round(np.asarray(s.points, np.float64), MM_DECIMALS) + 0.0
-    return {
+    d = {
         "id": int(s.id),
         "points": pts.tolist(),
         "width_mm": _r(s.width_mm),
@@ -366,6 +373,9 @@ def _stroke_dict(s: Stroke) -> dict[str, Any]:
         "level": int(s.level),
         "step": int(s.step),
     }
+    if s.actions:  # only robot plans have them: other plans keep their bytes
+        d["actions"] = [str(a) for a in s.actions]
+    return d
 
 
 def _jsonable(v: Any) -> Any:
