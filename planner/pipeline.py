@@ -50,6 +50,13 @@ class PaintSettings:
         depth_backend: ``"prior"`` or ``"transformers"`` (see :mod:`.depth`).
         depth_model: local model directory for ``"transformers"``.
         reorder: cut pen-up travel inside each (layer, level) group.
+        paints: the only colours strokes may have (RGB 0..255), e.g. a machine's
+            paints; they become the plan's palette, in this order (``palette`` is then
+            ignored). ``None``: any colour, grouped into ``palette`` paints afterwards.
+        paint_names: names of ``paints`` (default ``paint-NN #rrggbb``).
+        brush_widths_mm: the only stroke widths, mm (a machine's brushes): the
+            refinement levels are these widths, widest first (``levels`` is then
+            ignored). ``None``: ``levels`` widths from 1/8 of the long side down.
     """
 
     strokes: int = 2000
@@ -64,6 +71,9 @@ class PaintSettings:
     depth_backend: str = "prior"
     depth_model: str | None = None
     reorder: bool = True
+    paints: tuple[tuple[int, int, int], ...] | None = None
+    paint_names: tuple[str, ...] | None = None
+    brush_widths_mm: tuple[float, ...] | None = None
 
     def check(self) -> None:
         """Raise :class:`SettingsError` naming the first impossible setting."""
@@ -87,6 +97,14 @@ class PaintSettings:
             raise SettingsError(f"--palette must be between 1 and 256, got {self.palette}")
         if len(self.background) != 3 or any(not 0 <= int(v) <= 255 for v in self.background):
             raise SettingsError(f"--background must be three values 0..255, got {self.background}")
+        if self.paints is not None:
+            if not self.paints or any(len(p) != 3 or any(not 0 <= int(v) <= 255 for v in p) for p in self.paints):
+                raise SettingsError("paints must be one or more RGB colours, 0..255 each")
+            if self.paint_names is not None and len(self.paint_names) != len(self.paints):
+                raise SettingsError("paint_names must name every paint")
+        if self.brush_widths_mm is not None:
+            if not self.brush_widths_mm or any(not (np.isfinite(b) and b > 0) for b in self.brush_widths_mm):
+                raise SettingsError("brush widths must be one or more positive sizes in mm")
 
 
 @dataclass
@@ -255,8 +273,13 @@ def plan_painting(
     timings["depth_s"] = time.perf_counter() - t0
 
     t0 = time.perf_counter()
-    widths = level_widths(h, w, settings.levels)
-    fit_settings = FitSettings(budget=settings.strokes, widths_px=widths)
+    canvas = canvas_for((w, h), settings.canvas_mm, settings.background)
+    mm = canvas.mm_per_px
+    if settings.brush_widths_mm:
+        widths = tuple(sorted({float(b) / mm for b in settings.brush_widths_mm}, reverse=True))
+    else:
+        widths = level_widths(h, w, settings.levels)
+    fit_settings = FitSettings(budget=settings.strokes, widths_px=widths, palette=settings.paints, fixed_widths=bool(settings.brush_widths_mm))
     target = work.astype(np.float32) / 255.0
     bg = np.asarray(settings.background, np.float32) / 255.0
     with progress.stage("strokes", settings.strokes) as st:
@@ -264,8 +287,6 @@ def plan_painting(
     timings["strokes_s"] = time.perf_counter() - t0
 
     t0 = time.perf_counter()
-    canvas = canvas_for((w, h), settings.canvas_mm, settings.background)
-    mm = canvas.mm_per_px
     ox, oy = canvas.image_box_mm[:2]
     with progress.stage("order", 1) as st:
         polylines = [f.points for f in fitted]
@@ -278,9 +299,20 @@ def plan_painting(
         st.advance(1)
     ordered = [fitted[i] for i in order]
     steps = assign_steps([(f.layer, f.level) for f in ordered], settings.steps)
-    paints, labels = make_palette(np.array([f.rgb for f in ordered], np.uint8).reshape(-1, 3), settings.palette, settings.seed) if ordered else (np.zeros((0, 3), np.uint8), np.zeros(0, int))
-    brush_w = sorted({round(f.width * mm, 2) for f in ordered})
-    brush_id = {bw: i for i, bw in enumerate(brush_w)}
+    colours = np.array([f.rgb for f in ordered], np.uint8).reshape(-1, 3)
+    if settings.paints:
+        paints = np.asarray(settings.paints, np.uint8).reshape(-1, 3)
+        # every stroke has one of the paints' colours: its paint is that colour's first index
+        labels = np.argmax((colours[:, None, :] == paints[None]).all(axis=2), axis=1)
+    elif ordered:
+        paints, labels = make_palette(colours, settings.palette, settings.seed)
+    else:
+        paints, labels = np.zeros((0, 3), np.uint8), np.zeros(0, int)
+    if settings.brush_widths_mm:
+        brush_w = sorted({round(float(b), 3) for b in settings.brush_widths_mm})
+    else:
+        brush_w = sorted({round(f.width * mm, 2) for f in ordered})
+    bw_arr = np.asarray(brush_w)
     strokes = []
     for sid, (f, flip, step, paint) in enumerate(zip(ordered, flips, steps, labels)):
         pts = f.points[::-1] if flip else f.points
@@ -289,7 +321,7 @@ def plan_painting(
                 id=sid,
                 points=pts * mm + (ox, oy),
                 width_mm=f.width * mm,
-                brush=brush_id[round(f.width * mm, 2)],
+                brush=int(np.argmin(np.abs(bw_arr - f.width * mm))),
                 paint=int(paint),
                 rgb=tuple(int(v) for v in f.rgb),
                 layer=int(f.layer),
@@ -297,7 +329,8 @@ def plan_painting(
                 step=int(step),
             )
         )
-    palette = [Paint(i, tuple(int(v) for v in rgb), f"paint-{i:02d} #{rgb[0]:02x}{rgb[1]:02x}{rgb[2]:02x}") for i, rgb in enumerate(paints)]
+    names = settings.paint_names or [f"paint-{i:02d} #{rgb[0]:02x}{rgb[1]:02x}{rgb[2]:02x}" for i, rgb in enumerate(paints)]
+    palette = [Paint(i, tuple(int(v) for v in rgb), str(names[i])) for i, rgb in enumerate(paints)]
     brushes = [Brush(i, bw, "round") for i, bw in enumerate(brush_w)]
     meta: dict[str, Any] = {
         "engine": "teacher",

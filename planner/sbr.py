@@ -60,6 +60,11 @@ class FitSettings:
         batch: seeds tried per greedy batch.
         min_gain: smallest error reduction (sum of squared [0,1] RGB differences) a
             stroke must make to be painted.
+        palette: the only colours strokes may have (RGB 0..255, e.g. a machine's
+            paints); each stroke takes the one that lowers the error most. ``None``:
+            any colour (the optimal one, rounded to 8 bits).
+        fixed_widths: strokes take only the ``widths_px`` widths (a machine's
+            brushes) instead of 0.5x..2x their level's width.
         touch_up_levels: how many of the finest levels of layer k's pass may start
             strokes on the farther, finished layers too (finishing touches while the
             foreground is painted). 0 keeps every stroke on its own layer; measured
@@ -74,6 +79,12 @@ class FitSettings:
     batch: int = 128
     min_gain: float = 1e-3
     touch_up_levels: int = 1
+    palette: tuple[tuple[int, int, int], ...] | None = None
+    fixed_widths: bool = False
+
+    def allowed_widths(self) -> tuple[float, ...] | None:
+        """The only widths strokes may have (``widths_px``), when ``fixed_widths``."""
+        return tuple(self.widths_px) if self.fixed_widths and self.widths_px else None
 
 
 @dataclass
@@ -144,23 +155,27 @@ def _orientation(target: np.ndarray, sigma: float) -> tuple[np.ndarray, np.ndarr
 class _Fitter:
     """State of one fitting run (canvas, target, error), shared by the groups."""
 
-    def __init__(self, target: np.ndarray, background: np.ndarray, rng: np.random.Generator):
+    def __init__(self, target: np.ndarray, background: np.ndarray, rng: np.random.Generator, palette: np.ndarray | None = None):
         self.target = target
+        self.palette = None if palette is None else np.asarray(palette, np.uint8).reshape(-1, 3)
+        self.palette_f = None if palette is None else self.palette.astype(np.float64) / 255.0
         self.h, self.w = target.shape[:2]
         self.canvas = np.broadcast_to(background.reshape(1, 1, 3), target.shape).astype(np.float32).copy()
         self.rng = rng
 
     # -- scoring ---------------------------------------------------------------
-    def score_family(self, pts: np.ndarray, width: float, weight: np.ndarray, variants: list[tuple[int, int, float]]):
+    def score_family(self, pts: np.ndarray, weight: np.ndarray, variants: list[tuple[int, int, float]]):
         """Score variants of one grown stroke and return the best.
 
-        Each variant is ``(first_segment, last_segment_exclusive, width_factor)``.
-        The per-segment distance field is computed once for the whole family.
+        Each variant is ``(first_segment, last_segment_exclusive, width_px)``. The
+        per-segment distance field is computed once for the whole family, and each
+        variant's best colour and error reduction come in closed form from a few sums
+        over the pixels it covers (no trial renders).
 
         Returns ``(gain, rgb_uint8, box, alpha, points, width)`` of the best variant,
         or ``None`` if none covers a weighted pixel.
         """
-        wmax = width * max(v[2] for v in variants)
+        wmax = max(v[2] for v in variants)
         box = stroke_bbox(pts, wmax, (self.h, self.w))
         y0, y1, x0, x1 = box
         if y1 <= y0 or x1 <= x0:
@@ -169,38 +184,49 @@ class _Fitter:
         nseg = d2.shape[0]
         # restrict to the pixels the widest variant can touch, then score all variants
         # at once on those pixels: arrays (variants, pixels)
-        dist_all = np.sqrt(d2.min(axis=0))
-        sel = dist_all < np.float32(wmax / 2.0 + 0.5)
+        sel = d2.min(axis=0) < np.float32((wmax / 2.0 + 0.5) ** 2)
         if not sel.any():
             return None
         d2s = d2[:, sel]
         ranges = sorted({(i, j) for i, j, _ in variants})
         rpos = {r: k for k, r in enumerate(ranges)}
         dist = np.stack([np.sqrt(d2s[i:j].min(axis=0)) for i, j in ranges])  # (R, n)
-        half = np.array([width * f / 2.0 + 0.5 for _, _, f in variants], np.float32)[:, None]
+        half = np.array([wd / 2.0 + 0.5 for _, _, wd in variants], np.float32)[:, None]
         A = np.clip(half - dist[[rpos[(i, j)] for i, j, _ in variants]], 0.0, 1.0)  # (V, n)
         wt = weight[y0:y1, x0:x1][sel]
-        c = self.canvas[y0:y1, x0:x1][sel]
-        t = self.target[y0:y1, x0:x1][sel]
-        wa = A * wt[None]
-        den = (wa * A).sum(axis=1)  # (V,)
-        ok = den > 1e-6
+        c = self.canvas[y0:y1, x0:x1][sel].astype(np.float64)  # (n, 3)
+        e = c - self.target[y0:y1, x0:x1][sel]  # current error
+        wa = (A * wt[None]).astype(np.float64)
+        waa = wa * A
+        # gain(col) = sum w (|e|^2 - |e + a (col - c)|^2)
+        #           = -(2 col.E1 - 2 E2 + |col|^2 Q0 - 2 col.Q1 + Q2)
+        q0 = waa.sum(axis=1)  # (V,)
+        ok = q0 > 1e-6
         if not ok.any():
             return None
-        # optimal opaque colour per variant: argmin_c sum w |C + a (c - C) - T|^2
-        num = np.einsum("vn,vnc->vc", wa, t[None] - c[None] * (1.0 - A)[..., None])
-        rgb = np.clip(np.rint(num / np.maximum(den, 1e-12)[:, None] * 255.0), 0, 255).astype(np.uint8)
-        col = rgb.astype(np.float32) / 255.0
-        new = c[None] + A[..., None] * (col[:, None, :] - c[None])
-        old_err = ((c - t) ** 2).sum(axis=1)
-        gain = old_err @ wt - np.einsum("n,vn->v", wt, ((new - t[None]) ** 2).sum(axis=2))
-        gain = np.where(ok, gain, -np.inf)
-        v = int(np.argmax(gain))
-        i, j, f = variants[v]
-        wd = width * f
+        q1 = waa @ c  # (V, 3)
+        q2 = waa @ (c * c).sum(axis=1)
+        e1 = wa @ e
+        e2 = wa @ (e * c).sum(axis=1)
+        if self.palette is None:
+            # the optimal opaque colour, argmin_col sum w |C + a (col - C) - T|^2 = (Q1 - E1) / Q0,
+            # rounded to 8 bits as it will be painted
+            rgb = np.clip(np.rint((q1 - e1) / np.maximum(q0, 1e-12)[:, None] * 255.0), 0, 255).astype(np.uint8)
+            col = rgb.astype(np.float64) / 255.0
+            gain = -(2 * (col * e1).sum(1) - 2 * e2 + (col * col).sum(1) * q0 - 2 * (col * q1).sum(1) + q2)
+            gain = np.where(ok, gain, -np.inf)
+            v = int(np.argmax(gain))
+            best_rgb, best_gain = rgb[v], gain[v]
+        else:
+            pal = self.palette_f  # (P, 3)
+            g = -(2 * e1 @ pal.T - 2 * e2[:, None] + q0[:, None] * (pal * pal).sum(1)[None] - 2 * q1 @ pal.T + q2[:, None])  # (V, P)
+            g = np.where(ok[:, None], g, -np.inf)
+            v, p = np.unravel_index(int(np.argmax(g)), g.shape)
+            best_rgb, best_gain = self.palette[p], g[v, p]
+        i, j, wd = variants[v]
         alpha = coverage_from_d2(d2[i:j].min(axis=0), wd)
         sub = pts[i : j + 1] if nseg == len(pts) - 1 else pts
-        return float(gain[v]), rgb[v], box, alpha, sub, wd
+        return float(best_gain), best_rgb, box, alpha, sub, wd
 
     def apply(self, box: tuple, alpha: np.ndarray, rgb: np.ndarray) -> None:
         y0, y1, x0, x1 = box
@@ -295,22 +321,27 @@ def _overlap(a: tuple, b: tuple) -> bool:
     return a[0] < b[1] and b[0] < a[1] and a[2] < b[3] and b[2] < a[3]
 
 
-def _variants(n_points: int) -> list[tuple[int, int, float]]:
-    """Variants of a grown stroke of ``n_points`` points, as segment ranges and width factors.
+def _variants(n_points: int, width: float, allowed: tuple[float, ...] | None = None) -> list[tuple[int, int, float]]:
+    """Variants of a grown stroke of ``n_points`` points: ``(first_segment,
+    last_segment_exclusive, width_px)``.
 
     The whole stroke, its prefixes and suffixes of 1/4, 1/2 and 3/4 of the length,
-    and the whole stroke at 0.5x, 0.71x, 1.41x and 2x the width.
+    and the whole stroke at other widths: 0.5x, 0.71x, 1.41x and 2x ``width``, or,
+    with ``allowed`` (a machine's brushes), every allowed width within 0.5x..2x.
     """
     nseg = max(n_points - 1, 1)
-    out = [(0, nseg, 1.0)]
+    out = [(0, nseg, width)]
     if nseg >= 2:
         for frac in (0.25, 0.5, 0.75):
             m = min(max(int(round(nseg * frac)), 1), nseg - 1)
-            out.append((0, m, 1.0))
-            out.append((nseg - m, nseg, 1.0))
-    # width factors on a sqrt(2) ladder, so the levels' widths line up on few brushes
-    for f in (0.5, 0.7071, 1.4142, 2.0):
-        out.append((0, nseg, f))
+            out.append((0, m, width))
+            out.append((nseg - m, nseg, width))
+    if allowed is None:
+        # width factors on a sqrt(2) ladder, so the levels' widths line up on few brushes
+        others = [width * f for f in (0.5, 0.7071, 1.4142, 2.0)]
+    else:
+        others = [w for w in allowed if 0.5 * width - 1e-9 <= w <= 2.0 * width + 1e-9 and w != width]
+    out.extend((0, nseg, w) for w in others)
     return list(dict.fromkeys(out))
 
 
@@ -347,7 +378,7 @@ def fit_strokes(
     if len(share) != len(widths):
         raise ValueError("level_share and widths_px must have the same length")
     rng = np.random.default_rng(seed)
-    fit = _Fitter(target, np.asarray(background, np.float32), rng)
+    fit = _Fitter(target, np.asarray(background, np.float32), rng, settings.palette)
 
     # layer budgets: proportional to each layer's area-weighted detail
     grad = cv2.Laplacian(cv2.cvtColor(target, cv2.COLOR_RGB2GRAY), cv2.CV_32F)
@@ -394,7 +425,7 @@ def _fit_group(fit: _Fitter, weight: np.ndarray, seed_mask: np.ndarray, width: f
         added = 0
         scored = []
         for sd, pts in zip(seeds, cands):
-            best = fit.score_family(pts, width, weight, _variants(len(pts)))
+            best = fit.score_family(pts, weight, _variants(len(pts), width, settings.allowed_widths()))
             if best is None or best[0] <= settings.min_gain:
                 taken[int(sd[1]), int(sd[0])] = True
                 continue
@@ -406,7 +437,7 @@ def _fit_group(fit: _Fitter, weight: np.ndarray, seed_mask: np.ndarray, width: f
         for best, pts in scored:
             box = best[2]
             if any(_overlap(box, b) for b in painted):
-                best = fit.score_family(pts, width, weight, _variants(len(pts)))
+                best = fit.score_family(pts, weight, _variants(len(pts), width, settings.allowed_widths()))
                 if best is None or best[0] <= settings.min_gain:
                     continue
             g, rgb, box, a, vp, vw = best

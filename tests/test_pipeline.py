@@ -79,3 +79,23 @@ def test_settings_are_checked():
         PaintSettings(layers=9).check()
     with pytest.raises(SettingsError, match="--palette"):
         PaintSettings(palette=0).check()
+
+
+def test_fixed_paints_and_brushes(scene):
+    """With a machine's paints and brushes, every stroke uses exactly one of each."""
+    paints = ((250, 250, 250), (20, 20, 20), (200, 60, 40), (60, 120, 200), (90, 160, 70))
+    widths = (12.0, 6.0, 3.0)
+    res = plan_painting(scene.image, PaintSettings(strokes=150, size=64, paints=paints, paint_names=("w", "k", "r", "b", "g"), brush_widths_mm=widths))
+    plan = res.plan
+    assert [p.rgb for p in plan.palette] == list(paints) and [p.name for p in plan.palette] == ["w", "k", "r", "b", "g"]
+    assert sorted(b.width_mm for b in plan.brushes) == sorted(widths)
+    levels = {}
+    for s in plan.strokes:
+        assert tuple(s.rgb) == paints[s.paint]
+        assert s.width_mm == pytest.approx(plan.brushes[s.brush].width_mm, abs=1e-9)
+        levels.setdefault(s.level, set()).add(s.width_mm)
+    assert len(levels) <= 3
+    with pytest.raises(SettingsError, match="brush widths"):
+        PaintSettings(brush_widths_mm=(3.0, -1.0)).check()
+    with pytest.raises(SettingsError, match="paints"):
+        PaintSettings(paints=((0, 0, 300),)).check()

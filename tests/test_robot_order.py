@@ -84,7 +84,7 @@ def _runs(plan):
     return out
 
 
-def test_robot_plan_uses_only_the_machine_and_renders_like_the_unordered_plan(arm_plans, arm):
+def test_robot_plan_uses_only_the_machine_and_renders_like_the_unordered_plan(arm_plans, arm, source_plan):
     before, rep_before, ours, rep_ours = arm_plans
     assert [p.rgb for p in ours.palette] == [p.rgb for p in arm.paints]
     assert [b.width_mm for b in ours.brushes] == [b.width_mm for b in arm.brushes]
@@ -93,8 +93,12 @@ def test_robot_plan_uses_only_the_machine_and_renders_like_the_unordered_plan(ar
         assert tuple(s.rgb) == ours.palette[s.paint].rgb
         assert s.width_mm == ours.brushes[s.brush].width_mm
         assert np.all(s.points >= 10.0 - 1e-9) and np.all(s.points[:, 0] <= 190.0 + 1e-9) and np.all(s.points[:, 1] <= 140.0 + 1e-9)
-    # the wide coarse strokes were filled with passes of the widest brush
-    assert ours.meta["machine_fit"]["hatched"] > 0 and len(ours.strokes) > ours.meta["machine_fit"]["source_strokes"]
+    # the planner fitted with the arm's own paints and brushes: nothing to match or fill
+    arm_rgb = {tuple(p.rgb) for p in arm.paints}
+    arm_w = {b.width_mm for b in arm.brushes}
+    for s in source_plan.strokes:
+        assert tuple(s.rgb) in arm_rgb and min(abs(s.width_mm - w) for w in arm_w) < 1e-6
+    assert ours.meta["machine_fit"]["hatched"] == 0
     # the painter's order: the same (layer, level) runs with the same sizes, in the same order
     assert _runs(ours) == _runs(before)
     # render-exact reordering: every pixel equal, up to the float rounding of compositing
