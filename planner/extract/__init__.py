@@ -1,0 +1,42 @@
+"""Frame-differencing stroke extraction: a painting process (frames or a video) to an
+ordered :class:`~animatepainter.planner.plan.StrokePlan`.
+
+Quick start::
+
+    from animatepainter.planner.extract import load_frames, extract_plan, ExtractSettings
+    frames, _ = load_frames("timelapse.mp4")
+    result = extract_plan(frames, ExtractSettings(palette=12))
+    result.plan.save("plan.json")
+
+Modules: :mod:`.frames` (reading and checking a process), :mod:`.change` (where and
+when paint changes), :mod:`.fill` (regions to brush paths with shapely), :mod:`.core`
+(the extractor), :mod:`.metrics` (fidelity and order agreement against a known plan).
+"""
+
+from __future__ import annotations
+
+from .change import ChangeSettings, Changes, detect_changes
+from .core import ExtractResult, ExtractSettings, default_brushes_mm, extract_plan
+from .fill import FillSettings, cover_paths, mask_to_polygon
+from .frames import Process, load_frames, prepare_process
+from .metrics import order_agreement, per_step_psnr, psnr, top_stroke_map
+
+__all__ = [
+    "ChangeSettings",
+    "Changes",
+    "detect_changes",
+    "ExtractResult",
+    "ExtractSettings",
+    "default_brushes_mm",
+    "extract_plan",
+    "FillSettings",
+    "cover_paths",
+    "mask_to_polygon",
+    "Process",
+    "load_frames",
+    "prepare_process",
+    "order_agreement",
+    "per_step_psnr",
+    "psnr",
+    "top_stroke_map",
+]

@@ -1,0 +1,395 @@
+"""The frame-differencing stroke extractor: a painting process to an ordered StrokePlan.
+
+For each step ``t`` (frame ``t`` of the process, frame 0 the blank canvas):
+
+1. **where**: the change mask of frame ``t`` (:mod:`.change`), plus *catch-up*: pixels
+   painted in an earlier frame where the plan's own canvas is still far from the
+   target (closed loop: the extractor renders its strokes as it goes, so an error
+   left at step ``t - 1`` is fixed at step ``t``, not carried to the end); pixels the
+   canvas already matches are dropped;
+2. **what**: the step's target is the accepted frame ``t``; with a full-resolution
+   ``image`` (the diffusion engine), pixels whose last change is at or before ``t``
+   (they are finished) take the image's colours and detail instead, and the last
+   step paints toward the image everywhere;
+3. **strokes**: :func:`.fitstep.fit_step` splits the region into parts of one colour
+   (Felzenszwalb segmentation, scikit-image), turns each part into brush paths with
+   shapely (:mod:`.fill`), scores every path exactly against the target with its best
+   opaque colour, and paints the ones that pay for themselves, best first, in rounds
+   from coarse parts to fine ones;
+4. **order**: inside a step, strokes are reordered to cut pen-up travel, keeping every
+   pair that overlaps in its painted order
+   (:func:`animatepainter.planner.order.order_groups`), so the reordering does not
+   change the picture; steps follow the frames;
+5. the canvas carries the strokes' exact render (the package's coverage model), so
+   the strokes of step ``t`` over the canvas of step ``t - 1`` reproduce frame ``t``.
+
+Colours are grouped into the palette by k-means in CIELAB
+(:func:`animatepainter.planner.pipeline.make_palette`); each stroke keeps its own
+target colour in ``rgb`` and names the nearest paint. Depth layers come from a depth
+map when one is given (the layer under most of the stroke's points), else 0.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+import cv2
+import numpy as np
+
+from ..errors import InputError, SettingsError
+from ..images import MIN_SIDE, resize_long_side
+from ..order import order_groups
+from ..plan import Brush, Paint, Stroke, StrokePlan
+from ..progress import NULL_PROGRESS, Progress
+from ..render import new_canvas, to_uint8
+from .change import ChangeSettings, Changes, detect_changes, drop_specks
+from .fill import FillSettings
+from .fitstep import StepSettings, fit_step
+from .frames import Process, lab_of, prepare_process
+
+log = logging.getLogger(__name__)
+
+__all__ = ["ExtractSettings", "ExtractResult", "extract_plan", "default_brushes_mm"]
+
+#: number of default brushes (long side / 8, halved each time, as the teacher's levels)
+DEFAULT_BRUSHES = 5
+
+
+@dataclass(frozen=True)
+class ExtractSettings:
+    """Options of the extractor (``animatepainter extract``).
+
+    Attributes:
+        palette: number of paints the stroke colours are grouped into (1..256).
+        brushes_mm: brush widths in mm (any order; used widest first). ``None``: five
+            brushes from 1/8 of the image's long side down, each half the last (the
+            teacher's levels), at least two working pixels wide.
+        canvas_mm: ``(width, height)`` of the canvas, mm; the image is fitted inside,
+            centred. ``None``: long side 300 mm, the frames' aspect ratio.
+        background: blank canvas colour RGB 0..255; ``None``: read from the frames.
+        reverse: play the frames backwards (erasure videos).
+        threshold: smallest colour change that counts as paint, CIELAB Delta E.
+        catch_up: a pixel painted earlier whose canvas is farther than
+            ``catch_up * threshold`` from the target is repainted (closed loop);
+            0 disables catch-up.
+        detail: Felzenszwalb scale of the colour segmentation of a step's region; each
+            step segments at 4x, 1x and 1/4 of it in turn (coarse parts first).
+        min_area: smallest part painted, in squares of the finest brush width.
+        min_gain: smallest error a stroke must remove to be painted: the sum over
+            its pixels of squared RGB differences (0..1 scale), for a 256 x 256
+            picture (scaled with the picture's area). Larger: fewer strokes.
+        spacing: hatch line spacing, in brush widths.
+        size: working resolution, long side in px; ``None``: the target image's size,
+            else the frames' size.
+        layers: depth layers when a depth map is given (1..8).
+        seed: seed of the palette's k-means.
+        max_frames: most frames read from the input (longer inputs are subsampled).
+    """
+
+    palette: int = 16
+    brushes_mm: tuple[float, ...] | None = None
+    canvas_mm: tuple[float, float] | None = None
+    background: tuple[int, int, int] | None = None
+    reverse: bool = False
+    threshold: float = 3.0
+    catch_up: float = 2.0
+    detail: float = 60.0
+    min_area: float = 0.5
+    min_gain: float = 0.5
+    spacing: float = 0.8
+    size: int | None = None
+    layers: int = 3
+    seed: int = 0
+    max_frames: int = 200
+
+    def check(self) -> None:
+        """Raise :class:`SettingsError` naming the first impossible setting."""
+        if not 1 <= self.palette <= 256:
+            raise SettingsError(f"--palette must be between 1 and 256, got {self.palette}")
+        if self.brushes_mm is not None:
+            if len(self.brushes_mm) == 0 or len(self.brushes_mm) > 32:
+                raise SettingsError(f"--brushes needs 1 to 32 widths in mm, got {len(self.brushes_mm)}")
+            if any(not (np.isfinite(b) and b > 0) for b in self.brushes_mm):
+                raise SettingsError(f"--brushes widths must be positive mm, got {','.join(str(b) for b in self.brushes_mm)}")
+        if self.canvas_mm is not None:
+            w, h = self.canvas_mm
+            if not (np.isfinite(w) and np.isfinite(h)) or w <= 0 or h <= 0:
+                raise SettingsError(f"--canvas-mm needs two positive sizes in mm, got {w} {h}")
+            if max(w, h) > 100_000:
+                raise SettingsError(f"--canvas-mm {w} {h}: larger than 100 m")
+        if self.background is not None and (len(self.background) != 3 or any(not 0 <= int(v) <= 255 for v in self.background)):
+            raise SettingsError(f"--background must be three values 0..255, got {self.background}")
+        if not 0.5 <= self.threshold <= 100:
+            raise SettingsError(f"--threshold must be between 0.5 and 100 (Delta E), got {self.threshold}")
+        if not (self.catch_up == 0 or 1 <= self.catch_up <= 20):
+            raise SettingsError(f"--catch-up must be 0 (off) or between 1 and 20, got {self.catch_up}")
+        if not 1 <= self.detail <= 10_000:
+            raise SettingsError(f"--detail must be between 1 and 10000, got {self.detail}")
+        if not 0 <= self.min_area <= 100:
+            raise SettingsError(f"--min-area must be between 0 and 100, got {self.min_area}")
+        if not 0.3 <= self.spacing <= 1.0:
+            raise SettingsError(f"--spacing must be between 0.3 and 1.0 brush widths, got {self.spacing}")
+        if self.size is not None and not 16 <= self.size <= 4096:
+            raise SettingsError(f"--size must be between 16 and 4096 px, got {self.size}")
+        if not 1 <= self.layers <= 8:
+            raise SettingsError(f"--layers must be between 1 and 8, got {self.layers}")
+        if not 2 <= self.max_frames <= 10_000:
+            raise SettingsError(f"--max-frames must be between 2 and 10000, got {self.max_frames}")
+
+
+@dataclass
+class ExtractResult:
+    """What :func:`extract_plan` makes.
+
+    Attributes:
+        plan: the stroke plan; stroke ``step`` ``s`` was introduced by frame ``s + 1``
+            of ``process.frames``.
+        image: uint8 ``(H, W, 3)`` at the working resolution: the target image, or
+            the last frame when there is none.
+        process: the checked process (blank frame first), at the frames' resolution.
+        changes: change masks and accepted frames (at the frames' resolution).
+        depth: float32 ``(H, W)`` depth used for layers, or ``None``.
+        timings: wall time of each stage, seconds.
+    """
+
+    plan: StrokePlan
+    image: np.ndarray
+    process: Process
+    changes: Changes
+    depth: np.ndarray | None = None
+    timings: dict[str, float] = field(default_factory=dict)
+
+
+def default_brushes_mm(image_wh: tuple[int, int], mm_per_px: float, n: int = DEFAULT_BRUSHES) -> tuple[float, ...]:
+    """Default brush widths, mm, widest first: long side / 8 halved ``n - 1`` times, at least 2 px."""
+    from ..sbr import level_widths
+
+    w, h = image_wh
+    return tuple(round(px * mm_per_px, 2) for px in level_widths(h, w, n))
+
+
+def _resize(img: np.ndarray, wh: tuple[int, int], interp: int) -> np.ndarray:
+    return img if img.shape[1::-1] == tuple(wh) else cv2.resize(img, wh, interpolation=interp)
+
+
+def _up_mask(mask: np.ndarray, wh: tuple[int, int]) -> np.ndarray:
+    if mask.shape[::-1] == tuple(wh):
+        return mask
+    return cv2.resize(mask.astype(np.uint8) * 255, wh, interpolation=cv2.INTER_LINEAR) >= 128
+
+
+def _delta_e(a_lab: np.ndarray, b_lab: np.ndarray) -> np.ndarray:
+    return np.linalg.norm(a_lab - b_lab, axis=2)
+
+
+def extract_plan(
+    frames: np.ndarray,
+    settings: ExtractSettings = ExtractSettings(),
+    image: np.ndarray | None = None,
+    depth: np.ndarray | None = None,
+    source_sha256: str | None = None,
+    engine: str = "extract",
+    meta: dict[str, Any] | None = None,
+    progress: Progress = NULL_PROGRESS,
+) -> ExtractResult:
+    """Turn a painting process into an ordered stroke plan.
+
+    Args:
+        frames: uint8 ``(T, h, w, 3)`` RGB frames in time order (``T >= 2``), blank
+            canvas first (a blank frame is prepended when the first is painted).
+        settings: extractor options.
+        image: optional uint8 ``(H, W, 3)`` full-resolution target with the frames'
+            aspect ratio: colours and detail come from it, timing from the frames.
+        depth: optional float32 ``(H', W')`` depth in [0, 1] (1 = nearest), same
+            aspect ratio: strokes get the depth layer under them.
+        source_sha256: hash of the input, recorded in ``plan.meta``.
+        engine: ``plan.meta["engine"]``.
+        meta: more provenance for ``plan.meta`` (JSON types, no timings).
+        progress: progress display.
+
+    Returns:
+        :class:`ExtractResult`.
+
+    Raises:
+        InputError: a process that never changes, gets less painted over time, or
+            does not match ``image`` / ``depth`` in aspect ratio.
+        SettingsError: impossible settings.
+    """
+    from .. import __version__
+    from ..layers import depth_layers
+    from ..pipeline import canvas_for, make_palette
+
+    settings.check()
+    timings: dict[str, float] = {}
+    t0 = time.perf_counter()
+    frames = np.asarray(frames)
+    process = prepare_process(frames, settings.background, settings.reverse, n_read=len(frames))
+    fh, fw = process.frames.shape[1:3]
+    bg = process.background
+
+    # working resolution
+    if image is not None:
+        image = np.asarray(image)
+        if image.ndim != 3 or image.shape[2] != 3 or image.dtype != np.uint8:
+            raise InputError(f"target image must be uint8 RGB (H, W, 3), got {image.dtype} {image.shape}")
+        if abs(image.shape[1] / image.shape[0] - fw / fh) > 0.02 * fw / fh:
+            raise InputError(f"target image is {image.shape[1]}x{image.shape[0]} px but the frames are {fw}x{fh} px (different aspect ratio)")
+        work = resize_long_side(image, settings.size) if settings.size else image
+    else:
+        work = resize_long_side(process.frames[-1], settings.size) if settings.size else process.frames[-1]
+    h, w = work.shape[:2]
+    if min(h, w) < MIN_SIDE:
+        raise SettingsError(f"working size {w}x{h} px is too small; need at least {MIN_SIDE} px on each side")
+    wh = (w, h)
+
+    changes = detect_changes(process.frames, ChangeSettings(threshold=settings.threshold))
+    # a still input is refused even when it starts painted (then the blank frame put
+    # before it would make one change, the whole picture at once)
+    own = changes.masks[1:] if process.prepended_blank else changes.masks
+    if not own.any():
+        given = process.frames[1:] if process.prepended_blank else process.frames
+        steps_de = np.linalg.norm(lab_of(given[1:]) - lab_of(given[:-1]), axis=-1).max()
+        raise InputError(
+            f"frames never change: the largest colour change between frames is Delta E {steps_de:.1f}, "
+            f"below the threshold {settings.threshold:g} (--threshold)"
+        )
+    timings["changes_s"] = time.perf_counter() - t0
+
+    # canvas, brushes
+    canvas = canvas_for(wh, settings.canvas_mm, bg)
+    mm = canvas.mm_per_px
+    ox, oy = canvas.image_box_mm[:2]
+    brushes_mm = tuple(sorted(set(round(float(b), 3) for b in (settings.brushes_mm or default_brushes_mm(wh, mm))), reverse=True))
+    widths_px = [b / mm for b in brushes_mm]
+    if widths_px[-1] > min(h, w) / 2:
+        raise SettingsError(f"the finest brush ({brushes_mm[-1]} mm) is wider than half the picture ({min(h, w) * mm / 2:.1f} mm); give finer --brushes")
+    if widths_px[-1] < 1.0:
+        log.warning("the finest brush (%g mm) is %.2f px at the working size; strokes that thin render faintly", brushes_mm[-1], widths_px[-1])
+    layer_map = None
+    if depth is not None:
+        d = np.asarray(depth, np.float32)
+        if d.ndim != 2 or abs(d.shape[1] / d.shape[0] - w / h) > 0.02 * w / h:
+            raise InputError(f"depth map is {d.shape[-1]}x{d.shape[0]} px but the picture is {w}x{h} px (different aspect ratio)")
+        d = _resize(np.clip(d, 0, 1), wh, cv2.INTER_LINEAR)
+        layer_map = depth_layers(d, settings.layers)
+        depth = d
+
+    fill_settings = FillSettings(spacing=settings.spacing)
+    min_px = max(int(round(settings.min_area * widths_px[-1] ** 2)), 2)
+    seg_min = max(int(round(0.25 * widths_px[-1] ** 2)), 4)
+    catch_thr = settings.catch_up * settings.threshold
+    close_px = max(int(round(widths_px[-1])), 1)
+    area_scale = h * w / 256.0**2
+    step_settings = StepSettings(
+        scales=tuple(settings.detail * f for f in (4.0, 1.0, 0.25)),
+        min_gain=settings.min_gain * area_scale,
+        # Delta E 1 is about 1% of the RGB range for mid colours
+        threshold_rgb=settings.threshold / 100.0,
+        min_px=min_px,
+        seg_min=seg_min,
+    )
+    last_change = _up_mask_int(changes.last_change, wh)
+    first_change = _up_mask_int(changes.first_change, wh)
+    work_lab = lab_of(work) if image is not None else None
+    bgf = np.asarray(bg, np.float32) / 255.0
+    cv = new_canvas(h, w, bgf)
+    n_steps = len(process.frames) - 1
+    raw: list[tuple[np.ndarray, int, np.ndarray, int]] = []  # (points px, brush, rgb u8, step)
+    pen = None
+    t0 = time.perf_counter()
+    with progress.stage("extract", n_steps) as st:
+        for t in range(1, n_steps + 1):
+            target = _resize(changes.clean[t], wh, cv2.INTER_LINEAR)
+            tgt_lab = lab_of(target)
+            painted_before = (first_change > 0) & (first_change <= t)
+            if image is not None:
+                final = painted_before & (last_change <= t)
+                if t == n_steps:
+                    final = np.ones_like(final)
+                    painted_before = final
+                target = np.where(final[..., None], work, target)
+                tgt_lab = np.where(final[..., None], work_lab, tgt_lab)
+            err = _delta_e(lab_of(to_uint8(cv)), tgt_lab)
+            region = _up_mask(changes.masks[t - 1], wh)
+            if catch_thr > 0:
+                region = region | (painted_before & (err > catch_thr))
+            region = drop_specks(_close(region, close_px), min_px)
+            found = fit_step(cv, target.astype(np.float32) / 255.0, target, region, widths_px, step_settings, fill_settings) if region.any() else []
+            if found:
+                lines = [s.points for s in found]
+                radii = [widths_px[s.brush] / 2.0 + 0.5 for s in found]
+                order, flips = order_groups(lines, [(0, 0)] * len(found), radii, start=pen)
+                for i, f in zip(order, flips):
+                    s = found[i]
+                    raw.append((s.points[::-1] if f else s.points, s.brush, s.rgb, t - 1))
+                pen = raw[-1][0][-1]
+            st.advance(1)
+    timings["strokes_s"] = time.perf_counter() - t0
+
+    t0 = time.perf_counter()
+    if raw:
+        paints, labels_p = make_palette(np.array([r[2] for r in raw], np.uint8), settings.palette, settings.seed)
+    else:
+        paints, labels_p = np.zeros((0, 3), np.uint8), np.zeros(0, int)
+    strokes = []
+    for sid, ((pts, bi, rgb, step), paint) in enumerate(zip(raw, labels_p)):
+        layer = 0
+        if layer_map is not None:
+            ij = np.clip(np.floor(pts).astype(np.int64), 0, [w - 1, h - 1])
+            layer = int(np.bincount(layer_map[ij[:, 1], ij[:, 0]]).argmax())
+        strokes.append(
+            Stroke(
+                id=sid,
+                points=pts * mm + (ox, oy),
+                width_mm=brushes_mm[bi],
+                brush=bi,
+                paint=int(paint),
+                rgb=tuple(int(v) for v in rgb),
+                layer=layer,
+                level=bi,
+                step=int(step),
+            )
+        )
+    palette = [Paint(i, tuple(int(v) for v in rgb), f"paint-{i:02d} #{rgb[0]:02x}{rgb[1]:02x}{rgb[2]:02x}") for i, rgb in enumerate(paints)]
+    brushes = [Brush(i, b, "round") for i, b in enumerate(brushes_mm)]
+    plan_meta: dict[str, Any] = {
+        "engine": engine,
+        "version": __version__,
+        "seed": settings.seed,
+        "settings": {k: v for k, v in asdict(settings).items() if k != "seed"},
+        "working_px": [w, h],
+        "frames": {
+            "read": int(process.source_frames),
+            "used": int(len(process.frames) - process.prepended_blank),
+            "size_px": [fw, fh],
+            "prepended_blank": bool(process.prepended_blank),
+            "reversed": bool(process.reversed),
+            "background": list(bg),
+        },
+    }
+    plan_meta.update(meta or {})
+    if source_sha256:
+        plan_meta["source_sha256"] = source_sha256
+    plan = StrokePlan(canvas, palette, brushes, strokes, plan_meta)
+    timings["plan_s"] = time.perf_counter() - t0
+    log.info("extracted %d strokes from %d frames", len(strokes), n_steps + 1)
+    return ExtractResult(plan=plan, image=work, process=process, changes=changes, depth=depth, timings=timings)
+
+
+def _close(mask: np.ndarray, px: int) -> np.ndarray:
+    """Morphological closing of bool ``mask`` with a ``(2 px + 1)`` square, then holes
+    under ``(2 px + 1)^2`` px filled: a stroke over a similar colour changes only part of
+    its pixels, and its region should not fall apart into specks."""
+    from skimage.morphology import remove_small_holes
+
+    k = np.ones((2 * px + 1, 2 * px + 1), np.uint8)
+    closed = cv2.morphologyEx(mask.astype(np.uint8), cv2.MORPH_CLOSE, k).astype(bool)
+    return remove_small_holes(closed, max_size=(2 * px + 1) ** 2 - 1)
+
+
+def _up_mask_int(a: np.ndarray, wh: tuple[int, int]) -> np.ndarray:
+    """Nearest-neighbour resize of an int map to ``wh``."""
+    return a if a.shape[::-1] == tuple(wh) else cv2.resize(a.astype(np.int32), wh, interpolation=cv2.INTER_NEAREST)

@@ -1,0 +1,194 @@
+"""The frame-differencing extractor on teacher-made processes whose true strokes are known."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from animatepainter.planner import StrokePlan
+from animatepainter.planner.errors import InputError, SettingsError
+from animatepainter.planner.extract import (
+    ChangeSettings,
+    ExtractSettings,
+    cover_paths,
+    detect_changes,
+    extract_plan,
+    mask_to_polygon,
+    order_agreement,
+    per_step_psnr,
+    prepare_process,
+    psnr,
+)
+from animatepainter.planner.render import PixelStroke, new_canvas, paint_stroke, render_plan, render_steps
+
+
+@pytest.fixture(scope="module")
+def process(small_result):
+    """The teacher's process of the conftest scene: uint8 (13, 48, 64, 3), blank first."""
+    return np.stack([f for _, f in render_steps(small_result.plan)])
+
+
+@pytest.fixture(scope="module")
+def extracted(process):
+    return extract_plan(process)
+
+
+def test_every_step_reproduces_its_frame(extracted, process):
+    plan = extracted.plan
+    assert len(plan.strokes) > 0
+    steps = [s.step for s in plan.strokes]
+    assert steps == sorted(steps) and max(steps) <= len(process) - 2
+    per_step = per_step_psnr(plan, process)
+    assert len(per_step) == len(process) - 1
+    # every step, not only the end: the strokes of step t over the canvas of step t-1 give frame t
+    assert min(per_step) > 24.0, per_step
+    assert np.mean(per_step) > 27.0, per_step
+    final = render_plan(plan, width_px=process.shape[2])
+    assert psnr(final, process[-1]) > 27.0
+    # a blank plan would be far worse: the figures measure the strokes
+    blank = np.broadcast_to(np.uint8(255), process[-1].shape)
+    assert psnr(blank, process[-1]) < 15.0
+
+
+def test_plan_is_valid_and_uses_the_brushes(extracted, tmp_path):
+    plan = extracted.plan
+    path = plan.save(tmp_path / "plan.json")
+    back = StrokePlan.load(path)
+    assert len(back.strokes) == len(plan.strokes)
+    widths = {b.width_mm for b in plan.brushes}
+    assert {s.width_mm for s in plan.strokes} <= widths
+    assert plan.meta["engine"] == "extract" and plan.meta["frames"]["used"] == 13
+    assert len(plan.palette) <= 16
+
+
+def test_order_agrees_with_the_true_strokes(extracted, small_result):
+    truth = small_result.plan
+    match = order_agreement(extracted.plan, truth)
+    assert match["tau_area"] >= 0.6, match
+    assert match["tau"] >= 0.35, match
+    assert match["strokes"] > 100
+    final = order_agreement(extracted.plan, truth, mode="final")
+    assert final["tau"] > 0.1, final
+    # the true strokes themselves, in a random order inside each step: near 1
+    steps = np.array([s.step for s in truth.strokes])
+    inside = np.concatenate([np.random.default_rng(1).permutation(np.flatnonzero(steps == k)) for k in range(truth.n_steps)])
+    from dataclasses import replace as _r
+
+    same = truth.with_strokes([_r(truth.strokes[j], id=i) for i, j in enumerate(inside)])
+    assert order_agreement(same, truth)["tau"] > 0.85
+    # the metric itself: a plan agrees with itself; the same strokes in a random
+    # order (each taking the step of the stroke whose place it takes) do not
+    assert order_agreement(truth, truth)["tau"] == pytest.approx(1.0)
+    from dataclasses import replace
+
+    ss = extracted.plan.strokes
+    perm = np.random.default_rng(0).permutation(len(ss))
+    shuffled = extracted.plan.with_strokes([replace(ss[j], id=i, step=ss[i].step) for i, j in enumerate(perm)])
+    rand = order_agreement(shuffled, truth)
+    assert abs(rand["tau"]) < 0.2 and abs(rand["tau_area"]) < 0.3, rand
+    assert order_agreement(shuffled, truth, mode="final")["tau"] < final["tau"]
+
+
+def test_extraction_is_deterministic(process, extracted):
+    again = extract_plan(process)
+    assert again.plan.to_json() == extracted.plan.to_json()
+
+
+def test_brushes_and_canvas_settings(process):
+    res = extract_plan(process[::3], ExtractSettings(brushes_mm=(40.0, 10.0), canvas_mm=(400.0, 200.0), palette=4))
+    plan = res.plan
+    assert [b.width_mm for b in plan.brushes] == [40.0, 10.0]
+    assert {s.width_mm for s in plan.strokes} <= {40.0, 10.0}
+    assert (plan.canvas.width_mm, plan.canvas.height_mm) == (400.0, 200.0)
+    assert len(plan.palette) <= 4
+    pts = np.concatenate([s.points for s in plan.strokes])
+    bx, by, bw, bh = plan.canvas.image_box_mm
+    assert pts[:, 0].min() >= bx - 20.0 and pts[:, 0].max() <= bx + bw + 20.0
+    assert pts[:, 1].min() >= by - 20.0 and pts[:, 1].max() <= by + bh + 20.0
+
+
+def test_low_resolution_frames_with_a_full_resolution_image():
+    """The diffusion engine's case: timing from small frames, colour and detail from the image."""
+    from animatepainter.planner import PaintSettings, make_scene, plan_painting
+
+    sc = make_scene(96, 96, seed=11)
+    teacher = plan_painting(sc.image, PaintSettings(strokes=250, size=96, steps=6, seed=0), depth=sc.depth)
+    frames = np.stack([f for _, f in render_steps(teacher.plan, width_px=24)])  # 24 x 24 px
+    full = extract_plan(frames, image=sc.image)
+    low = extract_plan(frames, ExtractSettings(size=96))  # the frames only, scaled up
+    assert full.plan.canvas.image_px == (96, 96)
+    p_full = psnr(render_plan(full.plan, width_px=96), sc.image)
+    p_low = psnr(render_plan(low.plan, width_px=96), sc.image)
+    assert p_full > p_low + 2.0, (p_full, p_low)
+    assert p_full > 22.0
+
+
+def test_change_detection_ignores_noise_and_flicker():
+    rng = np.random.default_rng(0)
+    base = np.full((6, 40, 40, 3), 250, np.float64)
+    base[2:, 10:20, 10:20] = (200, 40, 40)  # a red square appears at frame 2 and stays
+    base[3, 25:32, 25:32] = (40, 40, 200)  # a blue blob flickers in frame 3 only
+    noisy = np.clip(base + rng.normal(0, 2.0, base.shape), 0, 255).astype(np.uint8)
+    ch = detect_changes(noisy, ChangeSettings(threshold=3.0))
+    assert ch.masks[1][12:18, 12:18].all()  # the square, at frame 2
+    assert ch.masks[1].sum() <= 160  # and little else (the blur widens it by a pixel)
+    assert not ch.masks[2][25:32, 25:32].any()  # the flicker is dropped
+    assert ch.masks[0].sum() == 0 and ch.masks[3].sum() == 0 and ch.masks[4].sum() == 0
+    assert (ch.last_change[12:18, 12:18] == 2).all()
+
+
+def test_cover_paths_fill_a_region_without_spilling():
+    yy, xx = np.mgrid[0:60, 0:80]
+    mask = ((xx - 30) ** 2 / 22.0**2 + (yy - 30) ** 2 / 14.0**2 <= 1.0) | ((xx > 45) & (xx < 75) & (yy > 25) & (yy < 33))
+    poly = mask_to_polygon(mask)
+    assert abs(poly.area - mask.sum()) < 0.05 * mask.sum()
+    w = 6.0
+    room = poly.buffer(-w / 2.0)
+    paths = cover_paths(room, w)
+    assert 1 <= len(paths) <= 4  # rings and hatching chained into few strokes
+    cv = new_canvas(60, 80, (1.0, 1.0, 1.0))
+    for p in paths:
+        paint_stroke(cv, PixelStroke(p, w, np.zeros(3, np.float32)))
+    painted = cv[..., 0] < 0.5
+    inner = mask & ~(np.abs(np.diff(np.pad(mask, 1).astype(int), axis=0))[1:, 1:-1] > 0)
+    assert painted[mask].mean() > 0.9  # covers the region (all but thin ends narrower than the brush)
+    assert (painted & ~mask).sum() < 0.02 * mask.sum()  # paints nothing outside it
+    assert painted[inner].mean() > 0.9
+
+
+def test_prepare_process_prepends_blank_and_refuses_erasure(process):
+    started = process[3:]
+    p = prepare_process(started)
+    assert p.prepended_blank and len(p.frames) == len(started) + 1
+    assert p.background == (255, 255, 255) and (p.frames[0] == 255).all()
+    erasure = process[::-1]
+    with pytest.raises(InputError, match="less painted over time.*--reverse"):
+        prepare_process(erasure)
+    back = prepare_process(erasure, reverse=True)
+    assert back.reversed and np.array_equal(back.frames, process)
+
+
+def test_frames_that_never_change_are_refused(process):
+    still = np.repeat(process[-1:], 5, axis=0)
+    with pytest.raises(InputError, match="never change"):
+        extract_plan(still)
+    with pytest.raises(InputError, match="at least 2 frames"):
+        extract_plan(process[:1])
+
+
+def test_bad_settings_are_refused(process):
+    with pytest.raises(SettingsError, match="--palette"):
+        extract_plan(process, ExtractSettings(palette=0))
+    with pytest.raises(SettingsError, match="--brushes"):
+        extract_plan(process, ExtractSettings(brushes_mm=(5.0, -1.0)))
+    with pytest.raises(SettingsError, match="finest brush"):
+        extract_plan(process, ExtractSettings(brushes_mm=(500.0,)))
+    with pytest.raises(InputError, match="aspect ratio"):
+        extract_plan(process, image=np.zeros((50, 50, 3), np.uint8))
+
+
+def test_report_figures_are_json(extracted, process):
+    figures = {"per_step": per_step_psnr(extracted.plan, process)}
+    json.dumps(figures)
