@@ -27,8 +27,7 @@ from typing import Any
 import numpy as np
 
 from .errors import SettingsError
-from .images import MIN_SIDE, load_depth, resize_long_side
-from .pipeline import PaintResult, PaintSettings
+from .pipeline import PaintResult, PaintSettings, working_image_and_depth
 from .progress import NULL_PROGRESS, Progress
 
 log = logging.getLogger(__name__)
@@ -90,33 +89,14 @@ def plan_with_diffusion(
     from animatepainter.model.generate import default_checkpoint, generate_process
     from animatepainter.model.pipeline import load_pipeline
 
-    from .depth import estimate_depth
     from .extract import ExtractSettings, extract_plan
     from .layers import depth_layers
 
     settings.check()
     options.check()
-    image = np.asarray(image)
-    if image.ndim != 3 or image.shape[2] != 3 or image.dtype != np.uint8:
-        raise SettingsError(f"the diffusion engine needs a uint8 RGB image (H, W, 3), got {image.dtype} {image.shape}")
     timings: dict[str, float] = {}
     t0 = time.perf_counter()
-    work = resize_long_side(image, settings.size)
-    h, w = work.shape[:2]
-    if min(h, w) < MIN_SIDE:
-        raise SettingsError(f"at --size {settings.size} the image would be {w}x{h} px; the short side needs {MIN_SIDE} px")
-    with progress.stage("depth", 1) as st:
-        if depth is None:
-            d = estimate_depth(work, settings.depth_backend, settings.depth_model)
-        elif isinstance(depth, (str, Path)):
-            d = resize_long_side(load_depth(depth, image.shape[:2]), settings.size)
-        else:
-            d = np.asarray(depth, np.float32)
-            if d.shape != image.shape[:2]:
-                raise SettingsError(f"depth map is {d.shape[1]}x{d.shape[0]} px but the image is {image.shape[1]}x{image.shape[0]} px")
-            d = resize_long_side(np.clip(d, 0, 1), settings.size)
-        d = np.asarray(d, np.float32).reshape(h, w)
-        st.advance(1)
+    work, d = working_image_and_depth(image, settings, depth, progress)
     timings["depth_s"] = time.perf_counter() - t0
 
     t0 = time.perf_counter()

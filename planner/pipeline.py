@@ -25,7 +25,7 @@ from .sbr import FitSettings, fit_strokes, level_widths
 
 log = logging.getLogger(__name__)
 
-__all__ = ["PaintSettings", "PaintResult", "plan_painting", "canvas_for", "assign_steps", "make_palette"]
+__all__ = ["PaintSettings", "PaintResult", "plan_painting", "working_image_and_depth", "canvas_for", "assign_steps", "make_palette"]
 
 #: long side of the default canvas, mm
 DEFAULT_CANVAS_LONG_MM = 300.0
@@ -220,6 +220,48 @@ def make_palette(colors: np.ndarray, k: int, seed: int) -> tuple[np.ndarray, np.
     return rgb, labels
 
 
+def working_image_and_depth(
+    image: np.ndarray,
+    settings: PaintSettings,
+    depth: np.ndarray | str | Path | None = None,
+    progress: Progress = NULL_PROGRESS,
+) -> tuple[np.ndarray, np.ndarray]:
+    """The image at the working size and its depth: the first stage of every engine.
+
+    Args:
+        image: uint8 ``(H, W, 3)`` RGB, at least :data:`MIN_SIDE` px on each side.
+        settings: uses ``size``, ``depth_backend`` and ``depth_model``.
+        depth: float ``(H, W)`` in [0, 1] (1 = nearest), a depth file (``.npy`` or an
+            image), or ``None`` to estimate it.
+        progress: progress display (stage "depth").
+
+    Returns:
+        ``(work, depth)``: uint8 ``(h, w, 3)`` with ``max(h, w) == settings.size`` and
+        float32 ``(h, w)`` in [0, 1].
+    """
+    image = np.asarray(image)
+    if image.ndim != 3 or image.shape[2] != 3 or image.dtype != np.uint8:
+        raise SettingsError(f"planning needs a uint8 RGB image (H, W, 3), got {image.dtype} {image.shape}")
+    if min(image.shape[:2]) < MIN_SIDE:
+        raise SettingsError(f"image is {image.shape[1]}x{image.shape[0]} px; need at least {MIN_SIDE} px on each side")
+    work = resize_long_side(image, settings.size)
+    h, w = work.shape[:2]
+    if min(h, w) < MIN_SIDE:
+        raise SettingsError(f"at --size {settings.size} the image would be {w}x{h} px; the short side needs {MIN_SIDE} px")
+    with progress.stage("depth", 1) as st:
+        if depth is None:
+            d = estimate_depth(work, settings.depth_backend, settings.depth_model)
+        elif isinstance(depth, (str, Path)):
+            d = resize_long_side(load_depth(depth, image.shape[:2]), settings.size)
+        else:
+            d = np.asarray(depth, np.float32)
+            if d.shape != image.shape[:2]:
+                raise SettingsError(f"depth map is {d.shape[1]}x{d.shape[0]} px but the image is {image.shape[1]}x{image.shape[0]} px")
+            d = resize_long_side(np.clip(d, 0, 1), settings.size)
+        st.advance(1)
+    return work, np.asarray(d, np.float32).reshape(h, w)
+
+
 def plan_painting(
     image: np.ndarray,
     settings: PaintSettings = PaintSettings(),
@@ -244,32 +286,11 @@ def plan_painting(
     from . import __version__
 
     settings.check()
-    image = np.asarray(image)
-    if image.ndim != 3 or image.shape[2] != 3 or image.dtype != np.uint8:
-        raise SettingsError(f"plan_painting needs a uint8 RGB image (H, W, 3), got {image.dtype} {image.shape}")
-    if min(image.shape[:2]) < MIN_SIDE:
-        raise SettingsError(f"image is {image.shape[1]}x{image.shape[0]} px; need at least {MIN_SIDE} px on each side")
     timings: dict[str, float] = {}
-
     t0 = time.perf_counter()
-    work = resize_long_side(image, settings.size)
+    work, d = working_image_and_depth(image, settings, depth, progress)
     h, w = work.shape[:2]
-    if min(h, w) < MIN_SIDE:
-        raise SettingsError(f"at --size {settings.size} the image would be {w}x{h} px; the short side needs {MIN_SIDE} px")
-    with progress.stage("depth", 1) as st:
-        if depth is None:
-            d = estimate_depth(work, settings.depth_backend, settings.depth_model)
-        elif isinstance(depth, (str, Path)):
-            d = load_depth(depth, image.shape[:2])
-            d = resize_long_side(d, settings.size)
-        else:
-            d = np.asarray(depth, np.float32)
-            if d.shape != image.shape[:2]:
-                raise SettingsError(f"depth map is {d.shape[1]}x{d.shape[0]} px but the image is {image.shape[1]}x{image.shape[0]} px")
-            d = resize_long_side(np.clip(d, 0, 1), settings.size)
-        d = np.asarray(d, np.float32).reshape(h, w)
-        layers = depth_layers(d, settings.layers)
-        st.advance(1)
+    layers = depth_layers(d, settings.layers)
     timings["depth_s"] = time.perf_counter() - t0
 
     t0 = time.perf_counter()
