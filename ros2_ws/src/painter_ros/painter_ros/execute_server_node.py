@@ -9,18 +9,15 @@ from __future__ import annotations
 
 import threading
 
-import rclpy
-from rclpy.logging import get_logger
 from rclpy.action import ActionServer, CancelResponse, GoalResponse
 from rclpy.callback_groups import ReentrantCallbackGroup
-from rclpy.executors import MultiThreadedExecutor
 from rclpy.node import Node
 
 from animatepainter.planner.errors import AnimatePainterError
 from painter_msgs.action import ExecutePlan
 from painter_ros.execution import EXECUTOR_DEFAULTS, execute_plan, load_rig
 from painter_ros.publishing import load_plan_param, plan_from_message
-from painter_ros.ros import to_dict
+from painter_ros.ros import run_node, to_dict
 
 
 class ExecuteServerNode(Node):
@@ -71,22 +68,7 @@ class ExecuteServerNode(Node):
 
 
 def main(args=None) -> None:
-    rclpy.init(args=args)
-    try:
-        node = ExecuteServerNode()
-    except AnimatePainterError as e:
-        get_logger("execute_server").fatal(str(e))
-        rclpy.try_shutdown()
-        raise SystemExit(2)
-    executor = MultiThreadedExecutor()
-    executor.add_node(node)
-    try:
-        executor.spin()
-    except KeyboardInterrupt:
-        pass
-    finally:
-        node.destroy_node()
-        rclpy.try_shutdown()
+    run_node(ExecuteServerNode, "execute_server", args, multithreaded=True)
 
 
 if __name__ == "__main__":

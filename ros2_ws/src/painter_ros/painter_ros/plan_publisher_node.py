@@ -10,8 +10,6 @@ from __future__ import annotations
 
 import time
 
-import rclpy
-from rclpy.logging import get_logger
 from rcl_interfaces.msg import SetParametersResult
 from rclpy.node import Node
 
@@ -19,7 +17,7 @@ from animatepainter.planner.errors import AnimatePainterError
 from painter_msgs.msg import Stroke, StrokePlan
 from painter_ros.publishing import PUBLISHER_DEFAULTS, PlanStream, load_plan_param, plan_from_message
 from painter_ros.qos import LATCHED, STREAM
-from painter_ros.ros import now_ns, qos_profile, to_dict, to_msg
+from painter_ros.ros import now_ns, qos_profile, run_node, to_dict, to_msg
 
 
 class PlanPublisherNode(Node):
@@ -88,20 +86,7 @@ class PlanPublisherNode(Node):
 
 
 def main(args=None) -> None:
-    rclpy.init(args=args)
-    try:
-        node = PlanPublisherNode()
-    except AnimatePainterError as e:
-        get_logger("plan_publisher").fatal(str(e))
-        rclpy.try_shutdown()
-        raise SystemExit(2)
-    try:
-        rclpy.spin(node)
-    except KeyboardInterrupt:
-        pass
-    finally:
-        node.destroy_node()
-        rclpy.try_shutdown()
+    run_node(PlanPublisherNode, "plan_publisher", args)
 
 
 if __name__ == "__main__":

@@ -9,9 +9,7 @@ from __future__ import annotations
 
 import threading
 
-import rclpy
 from rclpy.callback_groups import MutuallyExclusiveCallbackGroup
-from rclpy.executors import MultiThreadedExecutor
 from rclpy.node import Node
 from sensor_msgs.msg import Image
 
@@ -21,7 +19,7 @@ from painter_msgs.msg import StrokePlan
 from painter_msgs.srv import PlanImage
 from painter_ros.planning import PLANNER_DEFAULTS, image_to_rgb, plan_image
 from painter_ros.qos import LATCHED
-from painter_ros.ros import now_ns, qos_profile, to_msg
+from painter_ros.ros import now_ns, qos_profile, run_node, to_msg
 
 
 class PlannerNode(Node):
@@ -65,17 +63,7 @@ class PlannerNode(Node):
 
 
 def main(args=None) -> None:
-    rclpy.init(args=args)
-    node = PlannerNode()
-    executor = MultiThreadedExecutor()
-    executor.add_node(node)
-    try:
-        executor.spin()
-    except KeyboardInterrupt:
-        pass
-    finally:
-        node.destroy_node()
-        rclpy.try_shutdown()
+    run_node(PlannerNode, "planner", args, multithreaded=True)
 
 
 if __name__ == "__main__":

@@ -7,14 +7,13 @@ draws the whole plan at once. Fixed frame in RViz: the plan's canvas frame.
 
 from __future__ import annotations
 
-import rclpy
 from rclpy.node import Node
 from visualization_msgs.msg import MarkerArray
 
 from painter_msgs.msg import Stroke, StrokePlan
 from painter_ros.markers import PREVIEW_DEFAULTS, canvas_marker, delete_all, plan_markers, stroke_marker
 from painter_ros.qos import LATCHED, PREVIEW, STREAM
-from painter_ros.ros import qos_profile, to_dict, to_msg
+from painter_ros.ros import qos_profile, run_node, to_dict, to_msg
 
 
 class PreviewNode(Node):
@@ -46,15 +45,7 @@ class PreviewNode(Node):
 
 
 def main(args=None) -> None:
-    rclpy.init(args=args)
-    node = PreviewNode()
-    try:
-        rclpy.spin(node)
-    except KeyboardInterrupt:
-        pass
-    finally:
-        node.destroy_node()
-        rclpy.try_shutdown()
+    run_node(PreviewNode, "preview", args)
 
 
 if __name__ == "__main__":

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any, Mapping
+from typing import Any, Callable, Mapping
 
 from rclpy.qos import DurabilityPolicy, HistoryPolicy, QoSProfile, ReliabilityPolicy
 from rosidl_runtime_py.convert import message_to_ordereddict
@@ -39,3 +39,36 @@ def to_dict(msg: Any) -> dict[str, Any]:
 def now_ns(node) -> int:
     """The node's clock (ROS time; sim time when use_sim_time is set), ns."""
     return node.get_clock().now().nanoseconds
+
+
+def run_node(make_node: Callable[[], Any], name: str, args: Any = None, multithreaded: bool = False) -> None:
+    """The ``main`` of every painter_ros node: init, build, spin until Ctrl-C, shut down.
+
+    A node whose parameters are invalid raises ``AnimatePainterError`` while it is
+    built: that is logged as one fatal line and the process exits with status 2.
+    """
+    import rclpy
+    from rclpy.executors import MultiThreadedExecutor
+    from rclpy.logging import get_logger
+
+    from animatepainter.planner.errors import AnimatePainterError
+
+    rclpy.init(args=args)
+    try:
+        node = make_node()
+    except AnimatePainterError as e:
+        get_logger(name).fatal(str(e))
+        rclpy.try_shutdown()
+        raise SystemExit(2)
+    try:
+        if multithreaded:
+            executor = MultiThreadedExecutor()
+            executor.add_node(node)
+            executor.spin()
+        else:
+            rclpy.spin(node)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        node.destroy_node()
+        rclpy.try_shutdown()
