@@ -120,7 +120,7 @@ def load_image(path: str | Path, background: Sequence[int] = (255, 255, 255)) ->
             return to_rgb8(im, background)
     except InputError:
         raise
-    except UnidentifiedImageError as e:
+    except UnidentifiedImageError:
         raise InputError(f"{path}: not an image (unknown or unsupported format)") from None
     except (OSError, SyntaxError, ValueError) as e:
         raise InputError(f"{path}: corrupt or truncated image ({' '.join(str(e).split())[:120]})") from None

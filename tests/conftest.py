@@ -10,6 +10,18 @@ import pytest
 from animatepainter.planner import PaintSettings, make_scene, plan_painting
 
 
+@pytest.fixture(scope="module")
+def one_torch_thread():
+    """One torch thread for a module: on a shared 2-core machine OpenMP spinning makes
+    2 threads ~10x slower."""
+    import torch
+
+    n = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(n)
+
+
 @pytest.fixture(scope="session")
 def scene():
     """A 64x48 procedural landscape with exact depth."""

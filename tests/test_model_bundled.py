@@ -12,12 +12,7 @@ import torch
 from animatepainter.model.generate import default_checkpoint
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def test_bundled_checkpoints_and_cards():

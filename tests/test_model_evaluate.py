@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-import torch
 
 from animatepainter.model.evaluate import (
     HeldoutSample,
@@ -19,12 +18,7 @@ from animatepainter.model.evaluate import (
 )
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def _ordered_process(far_first: bool, t_n: int = 6, h: int = 12, w: int = 10) -> HeldoutSample:
