@@ -9,9 +9,19 @@ plan rendered step by step, blank canvas first; also once through an MP4 encode)
     extracted plan's stroke count, on the final frame (PSNR against the final frame)
     and on the image (PSNR against the image); and the plan that made the process;
   * per-step fidelity: PSNR of the plan rendered up to step t against frame t, every t;
-  * order agreement: Kendall's tau between the extracted strokes' order and the true
-    order of the strokes covering the same pixels (``order_agreement``: "match" tau,
-    its area-weighted form, and the strict "final" variant);
+  * order agreement: Kendall's tau-b (scipy) between the extracted strokes' order and
+    the true order of the strokes covering the same pixels (``order_agreement``,
+    "pixels": every pixel an extracted stroke visibly paints in its step names the
+    true stroke whose paint it re-creates there, the one of nearest colour among the
+    blank canvas and the true strokes the frames show at that pixel; the stroke's
+    true order is the median execution index of those), plain and area-weighted;
+    with the stricter readings ("match": one true stroke per extracted stroke by
+    footprint likeness; "final": through the finished painting) and the metric's
+    sanity checks: the extracted strokes in a random order (about 0) and the true
+    strokes shuffled inside each step (high);
+  * the gap at a second stroke count (the extractor with a lower --min-gain, so more
+    strokes, and the teacher re-run at that count): the comparison holds along the
+    curve, not only at the count the extractor picks;
   * throughput: frames/s and strokes/s of extraction at 256x256 and 512x512.
 
 On the diffuser's output for held-out images (when a checkpoint is available: the
@@ -29,13 +39,14 @@ import json
 import sys
 import tempfile
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import cv2
 import numpy as np
 
 from animatepainter.export.video import write_mp4, write_png
-from animatepainter.planner import PaintSettings, make_scene, plan_painting, render_plan
+from animatepainter.planner import PaintSettings, StrokePlan, make_scene, plan_painting, render_plan
 from animatepainter.planner.extract import ExtractSettings, extract_plan, load_frames, order_agreement, per_step_psnr, psnr
 from animatepainter.planner.extract.metrics import frames_vs_plan_sheet
 from animatepainter.planner.render import render_steps
@@ -74,7 +85,18 @@ def teacher_psnr(target: np.ndarray, strokes: int, depth: np.ndarray | None) -> 
     return psnr(render_plan(res.plan, width_px=size), target)
 
 
-def run_case(name: str, image: np.ndarray, depth: np.ndarray | None, strokes: int, steps: int, mp4: bool, refit: bool) -> dict:
+def shuffled_orders(plan: StrokePlan, truth: StrokePlan) -> tuple[StrokePlan, StrokePlan]:
+    """The metric's controls: ``plan``'s strokes in a random order (each taking the step
+    of the stroke whose place it takes), and ``truth``'s strokes shuffled inside each step."""
+    ss = plan.strokes
+    perm = np.random.default_rng(0).permutation(len(ss))
+    rand = plan.with_strokes([replace(ss[j], id=i, step=ss[i].step) for i, j in enumerate(perm)])
+    steps = np.array([s.step for s in truth.strokes])
+    inside = np.concatenate([np.random.default_rng(1).permutation(np.flatnonzero(steps == k)) for k in range(truth.n_steps)])
+    return rand, truth.with_strokes([replace(truth.strokes[j], id=i) for i, j in enumerate(inside)])
+
+
+def run_case(name: str, image: np.ndarray, depth: np.ndarray | None, strokes: int, steps: int, mp4: bool, refit: bool, sweep: tuple[float, ...] = ()) -> dict:
     size = image.shape[1]
     truth, frames = teacher_process(image, depth, strokes, steps)
     if mp4:
@@ -105,12 +127,26 @@ def run_case(name: str, image: np.ndarray, depth: np.ndarray | None, strokes: in
     agree = order_agreement(plan, truth.plan, width_px=size)
     row["tau"] = round(agree["tau"], 3)
     row["tau_area"] = round(agree["tau_area"], 3)
+    row["tau_strokes"] = agree["strokes"]
+    match = order_agreement(plan, truth.plan, width_px=size, mode="match")
+    row["tau_match"] = round(match["tau"], 3)
+    row["tau_match_area"] = round(match["tau_area"], 3)
     row["tau_final"] = round(order_agreement(plan, truth.plan, width_px=size, mode="final")["tau"], 3)
+    rand, inside = shuffled_orders(plan, truth.plan)
+    row["tau_random_order"] = round(order_agreement(rand, truth.plan, width_px=size)["tau"], 3)
+    row["tau_truth_shuffled_in_steps"] = round(order_agreement(inside, truth.plan, width_px=size)["tau"], 3)
     if refit:
         row["teacher_same_n_psnr_final_db"] = round(teacher_psnr(frames[-1], n, depth), 2)
         row["teacher_same_n_psnr_image_db"] = round(teacher_psnr(image, n, depth), 2)
         row["gap_final_db"] = round(row["psnr_final_db"] - row["teacher_same_n_psnr_final_db"], 2)
         row["gap_image_db"] = round(row["psnr_image_db"] - row["teacher_same_n_psnr_image_db"], 2)
+    row["sweep"] = []
+    for mg in sweep:
+        more = extract_plan(frames, ExtractSettings(min_gain=mg)).plan
+        m = len(more.strokes)
+        ours = psnr(render_plan(more, width_px=size), frames[-1])
+        theirs = teacher_psnr(frames[-1], m, depth)
+        row["sweep"].append({"min_gain": mg, "strokes": m, "psnr_final_db": round(ours, 2), "teacher_same_n_psnr_final_db": round(theirs, 2), "gap_final_db": round(ours - theirs, 2)})
     return row
 
 
@@ -177,28 +213,40 @@ def main(argv: list[str] | None = None) -> int:
         (f"scene-{size}-via-mp4", scene.image, scene.depth, True),
     ]
     rows = []
+    sweep = () if args.quick else (0.15,)
     for name, img, dep, mp4 in cases:
-        rows.append(run_case(name, img, dep, strokes, 24, mp4, refit=True))
+        rows.append(run_case(name, img, dep, strokes, 24, mp4, refit=True, sweep=sweep))
         print(json.dumps({k: v for k, v in rows[-1].items() if k != "per_step_psnr_db"}), flush=True)
     if not args.quick:
         big = make_scene(512, 512, seed=21)
-        rows.append(run_case("scene-512", big.image, big.depth, 4000, 24, False, refit=False))
+        rows.append(run_case("scene-512", big.image, big.depth, 4000, 24, False, refit=True))
         print(json.dumps({k: v for k, v in rows[-1].items() if k != "per_step_psnr_db"}), flush=True)
     diff = diffuser_rows(args.ckpt, size, outdir)
     for r in diff:
         print(json.dumps({k: v for k, v in r.items() if k != "per_step_psnr_db"}), flush=True)
 
     print("\nteacher-synthesised processes (true strokes known)")
-    print(f"{'case':24s} {'true':>5s} {'ext':>5s} {'final':>6s} {'image':>6s} {'T@n fin':>7s} {'T@n img':>7s} {'gap f/i':>11s} {'step min/mean':>13s} {'tau':>5s} {'tau_a':>5s} {'tau_f':>5s}")
+    print(f"{'case':24s} {'true':>5s} {'ext':>5s} {'final':>6s} {'image':>6s} {'T@n fin':>7s} {'T@n img':>7s} {'gap f/i':>11s} {'step min/mean':>13s} {'tau':>5s} {'tau_a':>5s} {'tau_m':>5s} {'tau_ma':>6s} {'tau_f':>5s} {'rand':>5s} {'shuf':>5s}")
     for r in rows:
         gap = f"{r.get('gap_final_db', float('nan')):+.1f}/{r.get('gap_image_db', float('nan')):+.1f}"
         print(
             f"{r['case']:24s} {r['true_strokes']:5d} {r['strokes']:5d} {r['psnr_final_db']:6.2f} {r['psnr_image_db']:6.2f} "
             f"{r.get('teacher_same_n_psnr_final_db', float('nan')):7.2f} {r.get('teacher_same_n_psnr_image_db', float('nan')):7.2f} {gap:>11s} "
-            f"{r['per_step_min_db']:6.2f}/{r['per_step_mean_db']:6.2f} {r['tau']:5.2f} {r['tau_area']:5.2f} {r['tau_final']:5.2f}"
+            f"{r['per_step_min_db']:6.2f}/{r['per_step_mean_db']:6.2f} {r['tau']:5.2f} {r['tau_area']:5.2f} {r['tau_match']:5.2f} {r['tau_match_area']:6.2f} "
+            f"{r['tau_final']:5.2f} {r['tau_random_order']:5.2f} {r['tau_truth_shuffled_in_steps']:5.2f}"
         )
     print("  final/image: PSNR (dB) of the rendered plan against the final frame / the source image;")
     print("  T@n: the teacher re-run with the extracted stroke count on the final frame / the image; gap = extractor - teacher")
+    print("  tau/tau_a: order agreement (\"pixels\", plain / area-weighted); tau_m/tau_ma: \"match\"; tau_f: \"final\";")
+    print("  rand: tau of the extracted strokes in a random order (should be ~0); shuf: the true strokes shuffled inside steps (ceiling)")
+    if any(r["sweep"] for r in rows):
+        print("\nthe same comparison at more strokes (a lower --min-gain)")
+        for r in rows:
+            for sw in r["sweep"]:
+                print(
+                    f"  {r['case']:24s} min_gain {sw['min_gain']:<5g} {sw['strokes']:5d} strokes: final {sw['psnr_final_db']:.2f} dB, "
+                    f"teacher at that count {sw['teacher_same_n_psnr_final_db']:.2f} dB, gap {sw['gap_final_db']:+.2f} dB"
+                )
     print("\nthroughput (extraction only, this machine)")
     for r in rows:
         print(f"  {r['case']:24s} {r['size_px']}x{r['size_px']}: {r['frames']} frames in {r['extract_s']:.1f} s = {r['frames_per_s']:.2f} frames/s, {r['strokes_per_s']:.0f} strokes/s")

@@ -34,7 +34,8 @@ def test_extract_folder_writes_every_output(frames, tmp_path, capsys):
     src = _folder(tmp_path, frames)
     (src / "notes.txt").write_text("not a frame")
     out = tmp_path / "out"
-    code, stdout, stderr = run_cli(["-q", "extract", src, "-o", out, "--palette", "6", "--brushes", "40,20,10,5", *FAST], capsys)
+    # not --quiet: the summary line is part of what the command gives
+    code, stdout, stderr = run_cli(["extract", src, "-o", out, "--palette", "6", "--brushes", "40,20,10,5", *FAST], capsys)
     assert code == 0, stderr
     names = {p.name for p in out.iterdir()}
     assert {"plan.json", "plan.svg", "process.mp4", "contact.png", "report.json", "frames_vs_plan.png"} <= names
@@ -89,6 +90,8 @@ def _bad(tmp_path: Path, frames: np.ndarray, kind: str) -> list:
         return [tmp_path / "nope"]
     if kind == "brushes":
         return [_folder(tmp_path, frames), "--brushes", "10,x"]
+    if kind == "refine":
+        return [_folder(tmp_path, frames), "--refine", "99"]
     raise ValueError(kind)
 
 
@@ -103,6 +106,7 @@ def _bad(tmp_path: Path, frames: np.ndarray, kind: str) -> list:
         ("empty", "holds no frames"),
         ("missing", "no such file or folder"),
         ("brushes", "--brushes"),
+        ("refine", "--refine"),
     ],
 )
 def test_bad_input_one_line_and_nothing_written(frames, tmp_path, capsys, kind, message):
@@ -119,5 +123,5 @@ def test_help_names_units(capsys):
     code, stdout, _ = run_cli(["extract", "--help"], capsys)
     assert code == 0
     text = " ".join(stdout.split())
-    for needle in ("millimetres", "Delta E", "pixels", "--reverse", "--palette", "--canvas-mm"):
+    for needle in ("millimetres", "Delta E", "pixels", "--reverse", "--palette", "--canvas-mm", "--refine", "Gauss-Newton iterations"):
         assert needle in text

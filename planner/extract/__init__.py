@@ -9,22 +9,25 @@ Quick start::
     result.plan.save("plan.json")
 
 Modules: :mod:`.frames` (reading and checking a process), :mod:`.change` (where and
-when paint changes), :mod:`.fill` (regions to brush paths with shapely), :mod:`.core`
+when paint changes), :mod:`.fill` (regions to brush paths with shapely), :mod:`.fitstep`
+(one step's strokes), :mod:`.refine` (sub-pixel placement of a path), :mod:`.core`
 (the extractor), :mod:`.metrics` (fidelity and order agreement against a known plan).
 """
 
 from __future__ import annotations
 
-from .change import ChangeSettings, Changes, detect_changes
+from .change import ChangeSettings, Changes, detect_changes, hold_means
 from .core import ExtractResult, ExtractSettings, default_brushes_mm, extract_plan
 from .fill import FillSettings, cover_paths, mask_to_polygon
 from .frames import Process, load_frames, prepare_process
-from .metrics import order_agreement, per_step_psnr, psnr, top_stroke_map
+from .metrics import order_agreement, per_step_psnr, pixel_true_order, psnr, top_stroke_map
+from .refine import refine_path
 
 __all__ = [
     "ChangeSettings",
     "Changes",
     "detect_changes",
+    "hold_means",
     "ExtractResult",
     "ExtractSettings",
     "default_brushes_mm",
@@ -37,6 +40,8 @@ __all__ = [
     "prepare_process",
     "order_agreement",
     "per_step_psnr",
+    "pixel_true_order",
+    "refine_path",
     "psnr",
     "top_stroke_map",
 ]

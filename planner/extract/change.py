@@ -16,8 +16,9 @@ and flicker never does:
 6. connected specks smaller than ``min_area`` px are dropped (OpenCV connected components);
 7. ``G_t = where(mask_t, F_t, G_{t-1})``.
 
-The result is the change mask of every step and the "clean" process ``G``, which the
-extractor paints toward.
+The result is the change mask of every step and the "clean" process ``G``.
+:func:`hold_means` gives what the extractor paints toward: each frame with every
+pixel averaged over the frames in which it holds still between two changes.
 """
 
 from __future__ import annotations
@@ -32,7 +33,7 @@ from .frames import lab_of
 
 log = logging.getLogger(__name__)
 
-__all__ = ["ChangeSettings", "Changes", "detect_changes", "drop_specks", "noise_sigma"]
+__all__ = ["ChangeSettings", "Changes", "detect_changes", "drop_specks", "noise_sigma", "hold_means"]
 
 
 @dataclass(frozen=True)
@@ -161,3 +162,39 @@ def detect_changes(frames: np.ndarray, settings: ChangeSettings = ChangeSettings
             g_raw = np.where(m[..., None], cur_raw, g_raw)
     log.debug("change thresholds (Delta E): %s", np.round(thresholds, 2).tolist())
     return Changes(masks, clean, thresholds, max_de)
+
+
+def hold_means(frames: np.ndarray, masks: np.ndarray) -> np.ndarray:
+    """The process with each pixel's value averaged over the frames it holds still.
+
+    Between two changes (``masks``) a pixel shows the same paint, so every frame of
+    that interval observes one value; their mean removes the frames' own noise (a
+    video codec's, a camera's) without touching edges, as a spatial filter would.
+
+    Args:
+        frames: uint8 ``(T + 1, H, W, 3)``, ``frames[0]`` the blank canvas.
+        masks: bool ``(T, H, W)``, ``masks[t - 1]`` where frame ``t`` changes.
+
+    Returns:
+        uint8 ``(T + 1, H, W, 3)``: ``out[t]`` the mean of ``frames[a:b]`` at each
+        pixel, where ``a <= t`` is the pixel's last change (0 for none) and ``b > t``
+        its next one (``T + 1`` for none).
+    """
+    frames = np.asarray(frames, np.uint8)
+    n, h, w = frames.shape[:3]
+    out = np.empty_like(frames)
+    # rows in bands, so the running sums stay near 64 MB whatever the video's size
+    band = max(1, int(64e6 // max(4 * (n + 1) * w * 3, 1)))
+    idx = np.arange(n, dtype=np.int32)[:, None, None]
+    for r0 in range(0, h, band):
+        f = frames[:, r0 : r0 + band]
+        chg = np.concatenate([np.ones((1,) + f.shape[1:3], bool), masks[:, r0 : r0 + band].astype(bool)])
+        start = np.maximum.accumulate(np.where(chg, idx, 0), axis=0)
+        end = np.minimum.accumulate(np.where(chg, idx, n)[::-1], axis=0)[::-1]  # next change at or after t
+        end = np.concatenate([end[1:], np.full((1,) + end.shape[1:], n, end.dtype)])  # strictly after t
+        # exact in float32: sums of integers below 2^24
+        cum = np.concatenate([np.zeros((1,) + f.shape[1:], np.float32), np.cumsum(f, axis=0, dtype=np.float32)])
+        hi = np.take_along_axis(cum, end[..., None], axis=0)
+        lo = np.take_along_axis(cum, start[..., None], axis=0)
+        out[:, r0 : r0 + band] = np.clip(np.rint((hi - lo) / (end - start)[..., None]), 0, 255)
+    return out

@@ -7,15 +7,18 @@ For each step ``t`` (frame ``t`` of the process, frame 0 the blank canvas):
    target (closed loop: the extractor renders its strokes as it goes, so an error
    left at step ``t - 1`` is fixed at step ``t``, not carried to the end); pixels the
    canvas already matches are dropped;
-2. **what**: the step's target is the accepted frame ``t``; with a full-resolution
-   ``image`` (the diffusion engine), pixels whose last change is at or before ``t``
-   (they are finished) take the image's colours and detail instead, and the last
-   step paints toward the image everywhere;
+2. **what**: the step's target is frame ``t`` with every pixel averaged over the
+   frames it holds still between two changes (:func:`.change.hold_means`: a video's
+   noise averages out, and a change too small to count still shows); with a
+   full-resolution ``image`` (the diffusion engine), pixels whose last change is at
+   or before ``t`` (they are finished) take the image's colours and detail instead,
+   and the last step paints toward the image everywhere;
 3. **strokes**: :func:`.fitstep.fit_step` splits the region into parts of one colour
    (Felzenszwalb segmentation, scikit-image), turns each part into brush paths with
    shapely (:mod:`.fill`), scores every path exactly against the target with its best
-   opaque colour, and paints the ones that pay for themselves, best first, in rounds
-   from coarse parts to fine ones;
+   opaque colour, moves each accepted path's vertices by fractions of a pixel onto
+   the frame's anti-aliased edges (:mod:`.refine`), and paints the ones that pay for
+   themselves, best first, in rounds from coarse parts to fine ones;
 4. **order**: inside a step, strokes are reordered to cut pen-up travel, keeping every
    pair that overlaps in its painted order
    (:func:`animatepainter.planner.order.order_groups`), so the reordering does not
@@ -45,7 +48,7 @@ from ..order import order_groups
 from ..plan import Brush, Paint, Stroke, StrokePlan
 from ..progress import NULL_PROGRESS, Progress
 from ..render import new_canvas, to_uint8
-from .change import ChangeSettings, Changes, detect_changes, drop_specks
+from .change import ChangeSettings, Changes, detect_changes, drop_specks, hold_means
 from .fill import FillSettings
 from .fitstep import StepSettings, fit_step
 from .frames import Process, lab_of, prepare_process
@@ -87,6 +90,8 @@ class ExtractSettings:
         layers: depth layers when a depth map is given (1..8).
         seed: seed of the palette's k-means.
         max_frames: most frames read from the input (longer inputs are subsampled).
+        refine: most sub-pixel refinement iterations of each stroke's path (0..50;
+            0: paths stay on the whole-pixel outlines they were traced from).
     """
 
     palette: int = 16
@@ -104,6 +109,7 @@ class ExtractSettings:
     layers: int = 3
     seed: int = 0
     max_frames: int = 200
+    refine: int = 6
 
     def check(self) -> None:
         """Raise :class:`SettingsError` naming the first impossible setting."""
@@ -136,6 +142,8 @@ class ExtractSettings:
             raise SettingsError(f"--size must be between 16 and 4096 px, got {self.size}")
         if not 1 <= self.layers <= 8:
             raise SettingsError(f"--layers must be between 1 and 8, got {self.layers}")
+        if not 0 <= self.refine <= 50:
+            raise SettingsError(f"--refine must be between 0 and 50 iterations, got {self.refine}")
         if not 2 <= self.max_frames <= 10_000:
             raise SettingsError(f"--max-frames must be between 2 and 10000, got {self.max_frames}")
 
@@ -290,19 +298,24 @@ def extract_plan(
         threshold_rgb=settings.threshold / 100.0,
         min_px=min_px,
         seg_min=seg_min,
+        refine=settings.refine,
     )
     last_change = _up_mask_int(changes.last_change, wh)
     first_change = _up_mask_int(changes.first_change, wh)
     work_lab = lab_of(work) if image is not None else None
     bgf = np.asarray(bg, np.float32) / 255.0
     cv = new_canvas(h, w, bgf)
+    # each step paints toward its frame with every pixel averaged over the frames it
+    # holds still (the frames' noise averages out; a change too small to count
+    # still shows, unlike the accepted state, which keeps the older value)
+    held = hold_means(process.frames, changes.masks)
     n_steps = len(process.frames) - 1
     raw: list[tuple[np.ndarray, int, np.ndarray, int]] = []  # (points px, brush, rgb u8, step)
     pen = None
     t0 = time.perf_counter()
     with progress.stage("extract", n_steps) as st:
         for t in range(1, n_steps + 1):
-            target = _resize(changes.clean[t], wh, cv2.INTER_LINEAR)
+            target = _resize(held[t], wh, cv2.INTER_LINEAR)
             tgt_lab = lab_of(target)
             painted_before = (first_change > 0) & (first_change <= t)
             if image is not None:
