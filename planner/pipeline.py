@@ -31,6 +31,24 @@ __all__ = ["PaintSettings", "PaintResult", "plan_painting", "working_image_and_d
 DEFAULT_CANVAS_LONG_MM = 300.0
 
 
+def check_canvas_mm(canvas_mm: tuple[float, float] | None) -> None:
+    """Raise :class:`SettingsError` unless ``canvas_mm`` is ``None`` or two positive,
+    finite sizes in mm up to 100 m (the ``--canvas-mm`` of every command)."""
+    if canvas_mm is None:
+        return
+    w, h = canvas_mm
+    if not (np.isfinite(w) and np.isfinite(h)) or w <= 0 or h <= 0:
+        raise SettingsError(f"--canvas-mm needs two positive sizes in mm, got {w} {h}")
+    if max(w, h) > 100_000:
+        raise SettingsError(f"--canvas-mm {w} {h}: larger than 100 m")
+
+
+def check_background(rgb: tuple[int, int, int] | None) -> None:
+    """Raise :class:`SettingsError` unless ``rgb`` is ``None`` or three values 0..255."""
+    if rgb is not None and (len(rgb) != 3 or any(not 0 <= int(v) <= 255 for v in rgb)):
+        raise SettingsError(f"--background must be three values 0..255, got {rgb}")
+
+
 @dataclass(frozen=True)
 class PaintSettings:
     """Options of the teacher planner (``animatepainter paint``).
@@ -81,12 +99,7 @@ class PaintSettings:
             raise SettingsError(f"--strokes must be between 1 and 200000, got {self.strokes}")
         if not 16 <= self.size <= 4096:
             raise SettingsError(f"--size must be between 16 and 4096 px, got {self.size}")
-        if self.canvas_mm is not None:
-            w, h = self.canvas_mm
-            if not (np.isfinite(w) and np.isfinite(h)) or w <= 0 or h <= 0:
-                raise SettingsError(f"--canvas-mm needs two positive sizes in mm, got {w} {h}")
-            if max(w, h) > 100_000:
-                raise SettingsError(f"--canvas-mm {w} {h}: larger than 100 m")
+        check_canvas_mm(self.canvas_mm)
         if not 1 <= self.layers <= 8:
             raise SettingsError(f"--layers must be between 1 and 8, got {self.layers}")
         if not 1 <= self.levels <= 8:
@@ -95,8 +108,7 @@ class PaintSettings:
             raise SettingsError(f"--steps must be between 1 and 10000, got {self.steps}")
         if not 1 <= self.palette <= 256:
             raise SettingsError(f"--palette must be between 1 and 256, got {self.palette}")
-        if len(self.background) != 3 or any(not 0 <= int(v) <= 255 for v in self.background):
-            raise SettingsError(f"--background must be three values 0..255, got {self.background}")
+        check_background(self.background)
         if self.paints is not None:
             if not self.paints or any(len(p) != 3 or any(not 0 <= int(v) <= 255 for v in p) for p in self.paints):
                 raise SettingsError("paints must be one or more RGB colours, 0..255 each")

@@ -45,6 +45,7 @@ import numpy as np
 from ..errors import InputError, SettingsError
 from ..images import MIN_SIDE, resize_long_side
 from ..order import order_groups
+from ..pipeline import check_background, check_canvas_mm
 from ..plan import Brush, Paint, Stroke, StrokePlan
 from ..progress import NULL_PROGRESS, Progress
 from ..render import new_canvas, to_uint8
@@ -120,14 +121,8 @@ class ExtractSettings:
                 raise SettingsError(f"--brushes needs 1 to 32 widths in mm, got {len(self.brushes_mm)}")
             if any(not (np.isfinite(b) and b > 0) for b in self.brushes_mm):
                 raise SettingsError(f"--brushes widths must be positive mm, got {','.join(str(b) for b in self.brushes_mm)}")
-        if self.canvas_mm is not None:
-            w, h = self.canvas_mm
-            if not (np.isfinite(w) and np.isfinite(h)) or w <= 0 or h <= 0:
-                raise SettingsError(f"--canvas-mm needs two positive sizes in mm, got {w} {h}")
-            if max(w, h) > 100_000:
-                raise SettingsError(f"--canvas-mm {w} {h}: larger than 100 m")
-        if self.background is not None and (len(self.background) != 3 or any(not 0 <= int(v) <= 255 for v in self.background)):
-            raise SettingsError(f"--background must be three values 0..255, got {self.background}")
+        check_canvas_mm(self.canvas_mm)
+        check_background(self.background)
         if not 0.5 <= self.threshold <= 100:
             raise SettingsError(f"--threshold must be between 0.5 and 100 (Delta E), got {self.threshold}")
         if not (self.catch_up == 0 or 1 <= self.catch_up <= 20):
