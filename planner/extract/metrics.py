@@ -16,13 +16,16 @@
 
 from __future__ import annotations
 
-from typing import Sequence
+from typing import TYPE_CHECKING, Sequence
 
 import cv2
 import numpy as np
 
 from ..plan import StrokePlan
 from ..render import new_canvas, plan_to_pixels, render_progress, stroke_bbox, stroke_coverage
+
+if TYPE_CHECKING:  # pragma: no cover
+    from scipy import sparse
 
 __all__ = ["psnr", "per_step_psnr", "top_stroke_map", "visible_by_step", "pixel_true_order", "order_agreement", "weighted_tau", "frames_vs_plan_sheet"]
 
