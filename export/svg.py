@@ -21,7 +21,7 @@ from xml.sax.saxutils import escape, quoteattr
 from animatepainter.planner.atomic import atomic_write_bytes
 from animatepainter.planner.plan import StrokePlan
 
-__all__ = ["plan_to_svg", "write_svg", "hex_rgb"]
+__all__ = ["plan_to_svg", "write_svg", "hex_rgb", "svg_head"]
 
 
 def hex_rgb(rgb) -> str:
@@ -43,6 +43,23 @@ def _path_d(points) -> str:
     return head + "".join(f"L{_num(x)},{_num(y)}" for x, y in pts[1:])
 
 
+def svg_head(plan: StrokePlan, background: bool = True, title_suffix: str = "") -> list[str]:
+    """Opening lines of a plan's SVG document: the ``<svg>`` element sized in mm with a
+    mm ``viewBox``, its title, and (``background``) the canvas-colour rectangle in a
+    non-layer group. The caller appends the layers and ``</svg>``."""
+    c = plan.canvas
+    w, h = _num(c.width_mm), _num(c.height_mm)
+    out = [
+        '<?xml version="1.0" encoding="UTF-8"?>',
+        f'<svg xmlns="http://www.w3.org/2000/svg" xmlns:inkscape="http://www.inkscape.org/namespaces/inkscape" '
+        f'version="1.1" width="{w}mm" height="{h}mm" viewBox="0 0 {w} {h}">',
+        f"<title>{escape(str(plan.meta.get('title', 'AnimatePainter stroke plan')))}{title_suffix}</title>",
+    ]
+    if background:
+        out.append(f'<g id="background"><rect x="0" y="0" width="{w}" height="{h}" fill="{hex_rgb(c.background)}"/></g>')
+    return out
+
+
 def plan_to_svg(plan: StrokePlan, background: bool = True) -> str:
     """The plan as SVG text (deterministic: same plan, same bytes).
 
@@ -50,16 +67,7 @@ def plan_to_svg(plan: StrokePlan, background: bool = True) -> str:
         plan: the plan.
         background: include the canvas-colour rectangle.
     """
-    c = plan.canvas
-    w, h = _num(c.width_mm), _num(c.height_mm)
-    out = [
-        '<?xml version="1.0" encoding="UTF-8"?>',
-        f'<svg xmlns="http://www.w3.org/2000/svg" xmlns:inkscape="http://www.inkscape.org/namespaces/inkscape" '
-        f'version="1.1" width="{w}mm" height="{h}mm" viewBox="0 0 {w} {h}">',
-        f"<title>{escape(str(plan.meta.get('title', 'AnimatePainter stroke plan')))}</title>",
-    ]
-    if background:
-        out.append(f'<g id="background"><rect x="0" y="0" width="{w}" height="{h}" fill="{hex_rgb(c.background)}"/></g>')
+    out = svg_head(plan, background)
     steps: "OrderedDict[int, list]" = OrderedDict()
     for s in plan.strokes:
         steps.setdefault(s.step, []).append(s)

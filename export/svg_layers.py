@@ -27,13 +27,13 @@ from __future__ import annotations
 
 import logging
 from pathlib import Path
-from xml.sax.saxutils import escape, quoteattr
+from xml.sax.saxutils import quoteattr
 
 from animatepainter.planner.atomic import atomic_write_bytes
 from animatepainter.planner.errors import SettingsError
 from animatepainter.planner.plan import Stroke, StrokePlan
 
-from .svg import _num, _path_d, hex_rgb
+from .svg import _num, _path_d, hex_rgb, svg_head
 
 log = logging.getLogger(__name__)
 
@@ -94,16 +94,7 @@ def plan_to_layered_svg(
             differs from the previous layer's (AxiDraw pauses there).
         groups: :func:`layer_groups` of the plan, if already computed.
     """
-    c = plan.canvas
-    w, h = _num(c.width_mm), _num(c.height_mm)
-    out = [
-        '<?xml version="1.0" encoding="UTF-8"?>',
-        f'<svg xmlns="http://www.w3.org/2000/svg" xmlns:inkscape="http://www.inkscape.org/namespaces/inkscape" '
-        f'version="1.1" width="{w}mm" height="{h}mm" viewBox="0 0 {w} {h}">',
-        f"<title>{escape(str(plan.meta.get('title', 'AnimatePainter stroke plan')))} (layers by {by})</title>",
-    ]
-    if background:
-        out.append(f'<g id="background"><rect x="0" y="0" width="{w}" height="{h}" fill="{hex_rgb(c.background)}"/></g>')
+    out = svg_head(plan, background, f" (layers by {by})")
     prev_tool = None
     for n, (name, strokes) in enumerate(groups if groups is not None else layer_groups(plan, by), start=1):
         tools = {(s.paint, s.brush) for s in strokes}
