@@ -20,7 +20,7 @@ setup(
     maintainer="AnimatePainter developers",
     maintainer_email="dev@animatepainter.org",
     description="rclpy nodes for AnimatePainter stroke plans",
-    license="Apache-2.0",
+    license="MIT",
     entry_points={
         "console_scripts": [
             "planner = painter_ros.planner_node:main",
