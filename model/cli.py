@@ -255,8 +255,8 @@ def evaluate_model_cmd(
         atomic_write_bytes(report, rep.to_json())
     for subset in ("all", "procedural", "real"):
         if any(r[subset]["n"] for r in rep.rows.values()):
-            console_print(f"\n[bold]{subset}[/] held-out samples ({steps} steps, seed {seed}):", always=True)
-            console_print(format_table(rep, subset), markup=False, soft_wrap=True, always=True)
+            console_print(f"\n[bold]{subset}[/] held-out samples ({steps} steps, seed {seed}):")
+            console_print(format_table(rep, subset), markup=False, soft_wrap=True)
     console_print(f"\n{len(samples)} held-out samples in {rep.seconds:.1f} s")
 
 

@@ -62,7 +62,7 @@ _state = {"debug": False, "quiet": False}
 @app.callback()
 def _root(
     verbose: int = typer.Option(0, "--verbose", "-v", count=True, help="More log output (-v info, -vv debug)."),
-    quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bars or summaries; warnings and errors only."),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bars: only the result, warnings and errors."),
     debug: bool = typer.Option(False, "--debug", help="Show the full traceback of unexpected errors."),
 ) -> None:
     """Turn any image into a human-like painting process and ordered brush strokes."""
@@ -124,11 +124,9 @@ class RichProgress:
                 self._progress.update(task, completed=t.total)
 
 
-def console_print(*args, always: bool = False, **kwargs) -> None:
-    """Print to stdout with rich: commands' summaries (silent under ``--quiet``) or,
-    with ``always``, a command's result itself (e.g. a table)."""
-    if _state["quiet"] and not always:
-        return
+def console_print(*args, **kwargs) -> None:
+    """Print a command's result or final summary to stdout with rich (also under
+    ``--quiet``, which only silences progress bars)."""
     from rich.console import Console
 
     Console().print(*args, **kwargs)
