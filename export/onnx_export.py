@@ -45,6 +45,7 @@ import numpy as np
 
 from animatepainter.planner.errors import InputError, OutputError, SettingsError
 from animatepainter.planner.progress import NULL_PROGRESS, Progress
+from animatepainter.planner.images import file_sha256
 
 log = logging.getLogger(__name__)
 
@@ -92,14 +93,6 @@ def cond_fields() -> list[str]:
     return [f.name for f in dataclasses.fields(Conditioning)]
 
 
-def _file_sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
-
-
 def checkpoint_sha256(ckpt: str | Path) -> str:
     """SHA-256 identifying a pipeline checkpoint folder's model.
 
@@ -127,7 +120,7 @@ def checkpoint_sha256(ckpt: str | Path) -> str:
             files += [p for p in d.rglob("*") if p.is_file()]
     h = hashlib.sha256()
     for p in sorted(files, key=lambda p: p.relative_to(root).as_posix()):
-        h.update(f"{p.relative_to(root).as_posix()}\0{_file_sha256(p)}\n".encode())
+        h.update(f"{p.relative_to(root).as_posix()}\0{file_sha256(p)}\n".encode())
     return h.hexdigest()
 
 
@@ -369,7 +362,7 @@ def export_onnx(
             model = onnx.load(str(p), load_external_data=False)
             ins, outs = _io_specs(model)
             files = sorted(q.name for q in stage.iterdir() if q.name == p.name or q.name.startswith(p.name + "."))
-            graphs[k] = {"file": p.name, "files": {f: _file_sha256(stage / f) for f in files}, "bytes": sum((stage / f).stat().st_size for f in files), "inputs": ins, "outputs": outs}
+            graphs[k] = {"file": p.name, "files": {f: file_sha256(stage / f) for f in files}, "bytes": sum((stage / f).stat().st_size for f in files), "inputs": ins, "outputs": outs}
         manifest = {
             "format": ONNX_FORMAT,
             "package_version": package_version(),

@@ -34,8 +34,9 @@ from typing import Any, Optional
 import numpy as np
 
 from animatepainter.planner.errors import InputError, SettingsError
+from animatepainter.planner.images import file_sha256
 
-from .onnx_export import GRAPH_FILES, MANIFEST_NAME, ONNX_FORMAT, _file_sha256, checkpoint_sha256, package_version
+from .onnx_export import GRAPH_FILES, MANIFEST_NAME, ONNX_FORMAT, checkpoint_sha256, package_version
 
 log = logging.getLogger(__name__)
 
@@ -157,7 +158,7 @@ def load_manifest(onnx_dir: str | Path, verify_files: bool = True) -> dict[str, 
                 p = root / f
                 if not p.is_file():
                     raise InputError(f"{root}: {f} is missing")
-                if _file_sha256(p) != sha:
+                if file_sha256(p) != sha:
                     raise InputError(f"{root}: {f} is not the file this manifest describes (SHA-256 differs); re-export with `animatepainter export-onnx`")
     return man
 

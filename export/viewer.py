@@ -37,7 +37,6 @@ interpolates by stroke count.
 from __future__ import annotations
 
 import base64
-import hashlib
 import html
 import io
 import json
@@ -54,6 +53,7 @@ from animatepainter.planner.errors import InputError, OutputError, PlanError, Se
 from animatepainter.planner.plan import StrokePlan, load_plan
 from animatepainter.planner.progress import NULL_PROGRESS, Progress
 from animatepainter.planner.render import render_progress, step_ends
+from animatepainter.planner.images import file_sha256
 
 log = logging.getLogger(__name__)
 
@@ -150,14 +150,6 @@ def _read_report(folder: Path) -> dict[str, Any]:
     return d if isinstance(d, dict) else {}
 
 
-def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
-
-
 def _load_source(path: Path, plan: StrokePlan, explicit: bool) -> tuple[np.ndarray | None, str]:
     from animatepainter.planner.images import load_image
 
@@ -169,7 +161,7 @@ def _load_source(path: Path, plan: StrokePlan, explicit: bool) -> tuple[np.ndarr
         log.warning("source image not shown: %s", e)
         return None, f"Source image not available ({e})."
     want = plan.meta.get("source_sha256")
-    if isinstance(want, str) and want and _sha256(path) != want:
+    if isinstance(want, str) and want and file_sha256(path) != want:
         log.warning("%s differs from the image this plan was made from (SHA-256 mismatch)", path)
         return img, f"{path.name} has changed since the plan was made."
     return img, ""
