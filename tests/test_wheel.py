@@ -4,6 +4,7 @@ the CLI runs from the installed files without the source tree."""
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 import sysconfig
@@ -17,8 +18,14 @@ ROOT = Path(__file__).resolve().parents[1]
 
 @pytest.fixture(scope="module")
 def wheel(tmp_path_factory) -> Path:
+    """Build from a copy of the source tree: setuptools writes ``build/`` and ``*.egg-info``
+    into the folder it builds, and with ``pytest -n`` this fixture may run in two workers
+    at once, which then collide on those folders."""
     out = tmp_path_factory.mktemp("wheel")
-    cmd = [sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q", "-w", str(out), str(ROOT)]
+    src = tmp_path_factory.mktemp("src") / "animatepainter"
+    skip = shutil.ignore_patterns(".git", ".venv", ".xfer", ".whl", "build", "dist", "out", "*.egg-info", "__pycache__", ".pytest_cache")
+    shutil.copytree(ROOT, src, ignore=skip)
+    cmd = [sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q", "-w", str(out), str(src)]
     r = subprocess.run(cmd, capture_output=True, text=True, cwd=tmp_path_factory.mktemp("cwd"))
     assert r.returncode == 0, r.stderr[-2000:]
     (whl,) = out.glob("animatepainter-*.whl")
