@@ -1,7 +1,7 @@
 """``animatepainter publish`` / ``listen`` in separate processes, over DDS on loopback.
 
-Every test uses its own DDS domain id (derived from the pid, so parallel runs of the
-suite do not hear each other) and ``--localhost`` (loopback only, unicast discovery).
+Every test uses its own DDS domain id (see :func:`domain`: distinct across the xdist
+workers of one run) and ``--localhost`` (loopback only, unicast discovery).
 """
 
 from __future__ import annotations
@@ -31,8 +31,13 @@ ENV.pop("CYCLONEDDS_URI", None)
 
 
 def domain(offset: int) -> int:
-    """A domain id for one test: 100..229, spread by pid so concurrent runs differ."""
-    return 100 + (os.getpid() * 11 + offset * 29) % 130
+    """A domain id for one test (``offset`` 1..4): 100..219.
+
+    Unique per pytest-xdist worker and test within one run (workers run tests at the
+    same time on the same loopback), and spread by the parent pid so that two runs of
+    the suite side by side are unlikely to meet."""
+    worker = int(os.environ.get("PYTEST_XDIST_WORKER", "gw0").lstrip("gw") or 0)
+    return 100 + (os.getppid() % 6) * 20 + (worker * 5 + offset) % 20
 
 
 class Proc:
