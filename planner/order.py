@@ -14,12 +14,13 @@ renders *exactly* like the original: the travel saving costs no image quality.
 
 from __future__ import annotations
 
+import math
 from typing import Sequence
 
 import numpy as np
 from scipy.spatial import cKDTree
 
-__all__ = ["greedy_order", "order_groups", "overlap_pairs", "travel_length"]
+__all__ = ["greedy_order", "order_groups", "overlap_pairs", "precedence_greedy", "travel_length"]
 
 
 def travel_length(polylines: Sequence[np.ndarray]) -> float:
@@ -104,39 +105,117 @@ def overlap_pairs(polylines: Sequence[np.ndarray], radii: Sequence[float]) -> np
     return np.stack([a[keep], b[keep]], axis=1).astype(np.int64)
 
 
-def _constrained_greedy(polylines: Sequence[np.ndarray], pairs: np.ndarray, start: np.ndarray | None) -> tuple[list[int], list[bool]]:
-    """Greedy nearest neighbour that paints ``i`` before ``j`` for every pair ``(i, j)``."""
-    n = len(polylines)
-    firsts = np.array([p[0] for p in polylines], np.float64)
-    lasts = np.array([p[-1] for p in polylines], np.float64)
+def precedence_greedy(
+    firsts: np.ndarray,
+    lasts: np.ndarray,
+    pairs: np.ndarray,
+    pos: np.ndarray,
+    tools: np.ndarray | None = None,
+    tool: int = -1,
+    switch_mm: float = 0.0,
+) -> tuple[list[int], list[bool]]:
+    """Greedy nearest-neighbour order under precedence constraints, optionally tool-aware.
+
+    Hand-written: vpype's ``linesort`` and the usual TSP heuristics know neither
+    precedence (``i`` before ``j``) nor tool changes, and both are what keeps a
+    painter's plan render-exact and cheap to execute.
+
+    Args:
+        firsts: float ``(n, 2)`` start point of each stroke, mm.
+        lasts: float ``(n, 2)`` end point of each stroke, mm.
+        pairs: int ``(m, 2)``; each row ``(i, j)`` means stroke ``i`` is painted before
+            ``j``. Must be acyclic (e.g. ``i < j`` for every row).
+        pos: float ``(2,)`` pen position before the first stroke, mm.
+        tools: int ``(n,)`` tool key (paint and brush) of each stroke; ``None``: one tool.
+        tool: the tool in hand before the first stroke (-1: none).
+        switch_mm: what a tool change is worth in pen-up travel, mm. ``<= 0`` ignores
+            tools: always the nearest stroke end. Otherwise the current tool is kept
+            while one of its strokes is ready, unless that stroke is more than
+            ``switch_mm`` farther than the nearest other one; then the tool that can
+            paint the most strokes in a row is taken.
+
+    Returns:
+        ``(order, reversed)``: indices into the strokes and, for each, whether it is
+        painted backwards (from ``lasts`` to ``firsts``).
+    """
+    firsts = np.asarray(firsts, np.float64)
+    lasts = np.asarray(lasts, np.float64)
+    n = len(firsts)
+    tools = np.zeros(n, np.int64) if tools is None else np.asarray(tools, np.int64)
+    pos = np.asarray(pos, np.float64)
     indeg = np.zeros(n, np.int64)
     succ: list[list[int]] = [[] for _ in range(n)]
     for i, j in pairs:
-        succ[i].append(int(j))
+        succ[int(i)].append(int(j))
         indeg[j] += 1
     ready = indeg == 0
-    done = np.zeros(n, bool)
-    pos = firsts[0] if start is None else np.asarray(start, np.float64)
     order: list[int] = []
     flips: list[bool] = []
     for _ in range(n):
-        cand = np.flatnonzero(ready & ~done)
-        d_first = np.einsum("ij,ij->i", firsts[cand] - pos, firsts[cand] - pos)
-        d_last = np.einsum("ij,ij->i", lasts[cand] - pos, lasts[cand] - pos)
-        bf, bl = int(np.argmin(d_first)), int(np.argmin(d_last))
-        if d_last[bl] < d_first[bf]:
-            i, flip = int(cand[bl]), True
+        cand = np.flatnonzero(ready)
+        df = np.einsum("ij,ij->i", firsts[cand] - pos, firsts[cand] - pos)
+        dl = np.einsum("ij,ij->i", lasts[cand] - pos, lasts[cand] - pos)
+        if switch_mm <= 0:  # travel only: the nearest stroke end, whatever its tool
+            bf, bl = int(np.argmin(df)), int(np.argmin(dl))
+            j, flip = (bl, True) if dl[bl] < df[bf] else (bf, False)
         else:
-            i, flip = int(cand[bf]), False
-        done[i] = True
+            j = _tool_pick(cand, np.minimum(df, dl), tools, tool, switch_mm, succ, indeg)
+            flip = bool(dl[j] < df[j])
+        i = int(cand[j])
+        tool = int(tools[i])
+        ready[i] = False
         order.append(i)
         flips.append(flip)
-        for j in succ[i]:
-            indeg[j] -= 1
-            if indeg[j] == 0:
-                ready[j] = True
+        for s in succ[i]:
+            indeg[s] -= 1
+            if indeg[s] == 0:
+                ready[s] = True
         pos = firsts[i] if flip else lasts[i]
     return order, flips
+
+
+def _tool_pick(
+    cand: np.ndarray, d: np.ndarray, tools: np.ndarray, tool: int, switch_mm: float, succ: list[list[int]], indeg: np.ndarray
+) -> int:
+    """Index into ``cand`` of the next stroke for :func:`precedence_greedy`'s tool mode
+    (``d``: squared distance to each candidate's nearer end)."""
+    ct = tools[cand]
+    same = ct == tool
+    use_same = bool(same.any())
+    if use_same and not same.all():
+        use_same = math.sqrt(float(d[same].min())) <= math.sqrt(float(d[~same].min())) + switch_mm
+    if use_same:
+        pick_mask = same
+    else:
+        pool = ~same if same.any() else np.ones(len(cand), bool)
+        vals = np.unique(ct[pool])
+        # one-step look-ahead: how many strokes each tool could paint in a row
+        # (its ready strokes and those they unlock), the longest run wins
+        lengths = np.array([_chain_length(int(t), cand, tools, succ, indeg) for t in vals])
+        best = vals[lengths == lengths.max()]
+        if len(best) > 1:  # tie: the tool of the nearest ready stroke among them
+            m = np.isin(ct, best) & pool
+            best = [ct[m][int(np.argmin(d[m]))]]
+        pick_mask = ct == int(best[0])
+    k = np.flatnonzero(pick_mask)
+    return int(k[np.argmin(d[k])])
+
+
+def _chain_length(tool: int, cand: np.ndarray, tools: np.ndarray, succ: list[list[int]], indeg: np.ndarray) -> int:
+    """Strokes of ``tool`` paintable in a row from now: its ready strokes and, in
+    turn, those of its strokes they unlock."""
+    stack = [int(i) for i in cand if tools[i] == tool]
+    deg: dict[int, int] = {}
+    n = 0
+    while stack:
+        i = stack.pop()
+        n += 1
+        for j in succ[i]:
+            left = deg.get(j, int(indeg[j])) - 1
+            deg[j] = left
+            if left == 0 and tools[j] == tool:
+                stack.append(j)
+    return n
 
 
 def order_groups(
@@ -170,7 +249,9 @@ def order_groups(
             sub, sub_flip = greedy_order(lines, pos)
         else:
             pairs = overlap_pairs(lines, [radii[i] for i in members])
-            sub, sub_flip = _constrained_greedy(lines, pairs, pos)
+            firsts = np.array([p[0] for p in lines], np.float64)
+            lasts = np.array([p[-1] for p in lines], np.float64)
+            sub, sub_flip = precedence_greedy(firsts, lasts, pairs, firsts[0] if pos is None else pos)
         for j, f in zip(sub, sub_flip):
             order.append(members[j])
             flips.append(f)

@@ -49,7 +49,7 @@ import numpy as np
 
 from .errors import PlanError
 from .machine import MachineProfile
-from .order import overlap_pairs
+from .order import overlap_pairs, precedence_greedy
 from .plan import Brush, Canvas, Paint, Stroke, StrokePlan
 from .progress import NULL_PROGRESS, Progress
 
@@ -406,73 +406,6 @@ def _runs(keys: Sequence[tuple[int, int]]) -> list[tuple[int, int]]:
     return out
 
 
-def _tool_greedy(
-    firsts: np.ndarray,
-    lasts: np.ndarray,
-    tools: np.ndarray,
-    pairs: np.ndarray,
-    pos: np.ndarray,
-    tool: int,
-    switch_mm: float,
-) -> tuple[list[int], list[bool]]:
-    """Greedy order of one run under precedence ``pairs`` (i before j).
-
-    Keeps ``tool`` while a stroke of it is ready (unless that stroke is more than
-    ``switch_mm`` farther than the nearest other one), then switches to the tool that
-    can paint the most strokes in a row; always goes to the nearest stroke end.
-    ``switch_mm <= 0`` ignores tools: plain nearest neighbour.
-    """
-    n = len(firsts)
-    indeg = np.zeros(n, np.int64)
-    succ: list[list[int]] = [[] for _ in range(n)]
-    for i, j in pairs:
-        succ[int(i)].append(int(j))
-        indeg[j] += 1
-    ready = indeg == 0
-    order: list[int] = []
-    flips: list[bool] = []
-    for _ in range(n):
-        cand = np.flatnonzero(ready)
-        df = np.einsum("ij,ij->i", firsts[cand] - pos, firsts[cand] - pos)
-        dl = np.einsum("ij,ij->i", lasts[cand] - pos, lasts[cand] - pos)
-        d = np.minimum(df, dl)
-        ct = tools[cand]
-        if switch_mm <= 0:  # travel only: the nearest stroke, whatever its tool
-            k = int(np.argmin(d))
-            tool = int(ct[k])
-        same = ct == tool
-        use_same = bool(same.any())
-        if use_same and not same.all():
-            use_same = math.sqrt(float(d[same].min())) <= math.sqrt(float(d[~same].min())) + switch_mm
-        if use_same:
-            pick_mask = same
-        else:
-            pool = ~same if same.any() else np.ones(len(cand), bool)
-            vals = np.unique(ct[pool])
-            # one-step look-ahead: how many strokes each tool could paint in a row
-            # (its ready strokes and those they unlock), the longest run wins
-            lengths = np.array([_chain_length(int(t), cand, tools, succ, indeg) for t in vals])
-            best = vals[lengths == lengths.max()]
-            if len(best) > 1:  # tie: the tool of the nearest ready stroke among them
-                m = np.isin(ct, best) & pool
-                best = [ct[m][int(np.argmin(d[m]))]]
-            tool = int(best[0])
-            pick_mask = ct == tool
-        k = np.flatnonzero(pick_mask)
-        j = int(k[np.argmin(d[k])])
-        i = int(cand[j])
-        flip = bool(dl[j] < df[j])
-        ready[i] = False
-        order.append(i)
-        flips.append(flip)
-        for s in succ[i]:
-            indeg[s] -= 1
-            if indeg[s] == 0:
-                ready[s] = True
-        pos = firsts[i] if flip else lasts[i]
-    return order, flips
-
-
 def _or_opt(
     order: list[int],
     flips: list[bool],
@@ -556,23 +489,6 @@ def _or_opt(
     return seq.tolist(), flp.tolist()
 
 
-def _chain_length(tool: int, cand: np.ndarray, tools: np.ndarray, succ: list[list[int]], indeg: np.ndarray) -> int:
-    """Strokes of ``tool`` paintable in a row from now: its ready strokes and, in
-    turn, those of its strokes they unlock."""
-    stack = [int(i) for i in cand if tools[i] == tool]
-    deg: dict[int, int] = {}
-    n = 0
-    while stack:
-        i = stack.pop()
-        n += 1
-        for j in succ[i]:
-            left = deg.get(j, int(indeg[j])) - 1
-            deg[j] = left
-            if left == 0 and tools[j] == tool:
-                stack.append(j)
-    return n
-
-
 def order_for_machine(
     polylines: Sequence[np.ndarray],
     widths: Sequence[float],
@@ -623,7 +539,7 @@ def order_for_machine(
                 pairs = pairs[keep]
             firsts = np.array([p[0] for p in lines])
             lasts = np.array([p[-1] for p in lines])
-            sub, sub_flip = _tool_greedy(firsts, lasts, tools[idx], pairs, pos, tool, switch_mm)
+            sub, sub_flip = precedence_greedy(firsts, lasts, pairs, pos, tools[idx], tool, switch_mm)
             sub, sub_flip = _or_opt(sub, sub_flip, firsts, lasts, tools[idx], pairs, pos, switch_mm)
             for j, f in zip(sub, sub_flip):
                 order.append(int(idx[j]))

@@ -268,3 +268,33 @@ def test_time_estimate_by_hand(pen):
     expect = travel / m.travel_speed_mm_s + 50.0 / m.draw_speed_mm_s + z + pen.tool_change.time_s
     assert rep["estimated_time_s"] == pytest.approx(expect, abs=0.1)
     assert rep["pen_up_mm"] == pytest.approx(travel, abs=0.1) and rep["pen_down_mm"] == pytest.approx(50.0, abs=0.05)
+
+
+@pytest.mark.parametrize("switch_mm", [0.0, 5.0, math.inf])
+def test_precedence_greedy_keeps_every_pair_and_tool_mode_cuts_changes(switch_mm):
+    """The one greedy behind both orderings (painter's groups and machine runs): a
+    permutation that honours every ``i before j`` pair; tool-aware modes change tools
+    no more often than the travel-only one."""
+    from animatepainter.planner.order import precedence_greedy
+
+    rng = np.random.default_rng(3)
+    n = 120
+    firsts = rng.uniform(0, 100, (n, 2))
+    lasts = firsts + rng.normal(0, 5, (n, 2))
+    a = rng.integers(0, n, 300)
+    b = rng.integers(0, n, 300)
+    pairs = np.stack([np.minimum(a, b), np.maximum(a, b)], 1)
+    pairs = pairs[pairs[:, 0] < pairs[:, 1]]
+    tools = rng.integers(0, 4, n)
+    order, flips = precedence_greedy(firsts, lasts, pairs, np.zeros(2), tools, int(tools[0]), switch_mm)
+    assert sorted(order) == list(range(n)) and len(flips) == n
+    rank = np.empty(n, int)
+    rank[order] = np.arange(n)
+    assert (rank[pairs[:, 0]] < rank[pairs[:, 1]]).all()
+    changes = int((np.diff(tools[order]) != 0).sum())
+    travel, _ = precedence_greedy(firsts, lasts, pairs, np.zeros(2), tools, int(tools[0]), 0.0)
+    assert changes <= int((np.diff(tools[travel]) != 0).sum())
+    if switch_mm == 0.0:  # travel only: the first pick is the stroke end nearest the start
+        d = np.minimum(np.hypot(*firsts.T), np.hypot(*lasts.T))
+        free = np.setdiff1d(np.arange(n), pairs[:, 1])
+        assert order[0] == free[np.argmin(d[free])]
