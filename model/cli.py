@@ -63,7 +63,7 @@ def train_cmd(
     save_dtype: str = typer.Option("fp32", "--save-dtype", help="Dtype of the published weights: 'fp32' or 'fp16' (half the size; loaded back as fp32)."),
     augment: str = typer.Option("dihedral", "--augment", help="'dihedral': random flips and 90-degree turns of image, depth and frames together (the order must then come from depth, not from where things are in the frame); 'hflip'; 'none'."),
 ) -> None:
-    """Train the depth-guided painting-process diffuser (Accelerate: CPU, one GPU or many with `accelerate launch`)."""
+    """Train the depth-guided painting-process diffuser (Accelerate: CPU, one GPU, or several processes with `accelerate launch --multi_gpu` or `torchrun`)."""
     from animatepainter.planner.cli import RichProgress, console_print
 
     from .train import TrainSettings, train
@@ -89,8 +89,11 @@ def train_cmd(
     )
     with RichProgress() as progress:
         r = train(dataset, out, settings, progress=progress)
+    if not r.main:  # the other processes of `accelerate launch` / `torchrun` stay quiet
+        return
     resumed = f" (resumed at step {r.resumed_from})" if r.resumed_from else ""
-    console_print(f"{r.steps} steps{resumed}, loss {r.final_loss:.4f}, {r.step_seconds:.2f} s/step, {r.seconds / 60:.1f} min -> {r.out}")
+    procs = f" on {r.processes} processes" if r.processes > 1 else ""
+    console_print(f"{r.steps} steps{resumed}{procs}, loss {r.final_loss:.4f}, {r.step_seconds:.2f} s/step, {r.seconds / 60:.1f} min -> {r.out}")
 
 
 def generate_cmd(

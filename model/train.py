@@ -1,8 +1,8 @@
 """Training the painting-process diffuser with Hugging Face Accelerate.
 
 ``train(dataset, out, settings)`` runs unchanged on the CPU, one GPU, or many
-(``accelerate launch -m animatepainter.planner.cli train ...`` or
-``accelerate launch $(which animatepainter) train ...``):
+(``accelerate launch --multi_gpu -m animatepainter.planner.cli train ...``; several CPU
+processes: ``torchrun --standalone --nproc_per_node N -m animatepainter.planner.cli train ...``):
 
 * the synthesised dataset is streamed through
   :class:`~animatepainter.planner.dataset.DatasetReader` (its ``torch_dataset`` deals
@@ -157,6 +157,8 @@ class TrainResult:
         final_loss: mean loss of the last (up to) 50 steps.
         seconds: wall time of this call; step_seconds: mean time of one step here.
         samples_seen: training samples consumed in all (all processes).
+        processes: training processes (``accelerate launch`` / ``torchrun``); main:
+            whether this is the main one (the one that reports).
     """
 
     out: Path
@@ -166,6 +168,8 @@ class TrainResult:
     seconds: float
     step_seconds: float
     samples_seen: int
+    processes: int = 1
+    main: bool = True
 
 
 def latest_checkpoint(out: str | Path) -> Optional[Path]:
@@ -460,6 +464,10 @@ def train(dataset: str | Path, out: str | Path, settings: TrainSettings, progres
         atomic_write_bytes(fp_path, json.dumps(fingerprint, indent=1, sort_keys=True).encode())
         _rewrite_log(out / _LOG_FILE, start)
     rank, world = accelerator.process_index, accelerator.num_processes
+    if not accelerator.is_main_process:
+        progress = NULL_PROGRESS  # one progress bar for the whole job
+    elif world > 1:
+        log.info("training on %d processes (%s), %d samples per step in all", world, accelerator.distributed_type, s.batch_size * world)
     batches = _batches(reader, s.batch_size, s.num_workers, rank, world, s.seed)
     for _ in range(start):  # the same data position as an uninterrupted run
         next(batches)
@@ -540,6 +548,8 @@ def train(dataset: str | Path, out: str | Path, settings: TrainSettings, progres
         seconds=seconds,
         step_seconds=seconds / done if done else float("nan"),
         samples_seen=step * s.batch_size * world,
+        processes=world,
+        main=accelerator.is_main_process,
     )
 
 

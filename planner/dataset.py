@@ -266,9 +266,17 @@ def _stream(
     urls = list(urls)
     if shuffle_buffer > 0:
         random.Random(seed * 1_000_003 + epoch).shuffle(urls)
-    # shards are dealt round-robin: first across processes, then across workers
-    mine = urls[rank::world_size][worker::num_workers]
-    samples: Iterator[dict[str, Any]] = wds.tarfile_to_samples()(iter([{"url": u} for u in mine]))
+    readers = world_size * num_workers
+    if len(urls) >= readers:
+        # shards are dealt round-robin: first across processes, then across workers
+        mine = urls[rank::world_size][worker::num_workers]
+        samples: Iterator[dict[str, Any]] = wds.tarfile_to_samples()(iter([{"url": u} for u in mine]))
+    else:
+        # fewer shards than readers: every reader streams all shards and keeps every
+        # readers-th sample (more I/O, but no process or worker is left without data)
+        me = rank * num_workers + worker
+        every = wds.tarfile_to_samples()(iter([{"url": u} for u in urls]))
+        samples = (x for i, x in enumerate(every) if i % readers == me)
     if shuffle_buffer > 0:
         stream_seed = ((seed * 1_000_003 + epoch) * 65_537 + rank) * 257 + worker
         samples = wds.shuffle(shuffle_buffer, initial=shuffle_buffer, seed=stream_seed)(samples)
@@ -412,8 +420,9 @@ class DatasetReader:
         one; default: ``torch.distributed`` if initialised, else the ``RANK`` /
         ``WORLD_SIZE`` environment variables that ``accelerate launch`` and ``torchrun``
         set, else a single process), then to the DataLoader workers of each process.
-        A process or worker with no shard yields nothing, so make at least
-        ``world_size x num_workers`` shards (``synth --shard-size``). Use
+        With fewer shards than ``world_size x num_workers`` readers, every reader
+        streams all shards and keeps every n-th sample instead (same split, more
+        I/O; make more shards with ``synth --shard-size`` for large runs). Use
         :func:`collate` as the DataLoader's ``collate_fn`` and call ``set_epoch`` on
         the returned dataset before each epoch to reshuffle.
 

@@ -78,6 +78,11 @@ def test_torch_loader_splits_shards_across_workers_and_ranks(ds):
     assert b["masks"].shape == (2, T, 1, SIZE, SIZE) and b["image"].shape == (2, 3, SIZE, SIZE)
     per_rank = [sorted(s["key"] for s in r.torch_dataset(rank=k, world_size=3)) for k in range(3)]
     assert sorted(sum(per_rank, [])) == keys and all(len(p) == 2 for p in per_rank)
+    # more readers than shards (8 processes, 6 shards): split by sample, still disjoint
+    per_rank = [sorted(s["key"] for s in r.torch_dataset(rank=k, world_size=8)) for k in range(8)]
+    assert sorted(sum(per_rank, [])) == keys and [len(p) for p in per_rank] == [1] * 6 + [0] * 2
+    per_reader = [sorted(k for b in DataLoader(r.torch_dataset(rank=k, world_size=4), batch_size=1, num_workers=2, collate_fn=r.collate) for k in b["key"]) for k in range(4)]
+    assert sorted(sum(per_reader, [])) == keys
 
 
 def test_collate_refuses_mixed_sizes(ds):

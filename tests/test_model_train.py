@@ -182,3 +182,32 @@ def test_augmentation_moves_image_depth_and_frames_together():
     torch.testing.assert_close(i3, image * 2 - 1)
     with pytest.raises(InputError, match="3 frames per sample, but the model makes 5|model makes 5"):
         _to_model_batch(batch, r, 5, "none", g, "cpu")
+
+
+def test_two_processes_under_torchrun_train_and_resume(dataset, tmp_path):
+    """The multi-process path on CPU (gloo): `torchrun --nproc_per_node 2` runs the same
+    command; one progress bar and one summary; a run stopped at step 1 and resumed with
+    two processes ends with the weights of an uninterrupted one."""
+    import os
+    import subprocess
+    import sys
+
+    def run(out: Path, steps: int) -> subprocess.CompletedProcess:
+        cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2",
+               "-m", "animatepainter.planner.cli", "train", str(dataset), "-o", str(out), "--config", "micro",
+               "--steps", str(steps), "--batch-size", "1", "--checkpoint-every", "1", "--seed", "3", "--threads", "1"]
+        env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONUNBUFFERED": "1"}
+        r = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=300)
+        assert r.returncode == 0, (r.stdout + r.stderr)[-3000:]
+        return r
+
+    a = run(tmp_path / "a", 2)
+    assert a.stdout.count("2 steps on 2 processes") == 1, a.stdout
+    state = json.loads((tmp_path / "a" / "checkpoints" / "step-0000002" / "train_state.json").read_text())
+    assert state == {"step": 2, "samples_seen": 4}
+    run(tmp_path / "b", 1)
+    b = run(tmp_path / "b", 2)
+    assert "resumed at step 1" in b.stdout
+    wa, wb = _weights(tmp_path / "a"), _weights(tmp_path / "b")
+    for k in wa:
+        torch.testing.assert_close(wa[k], wb[k], rtol=0, atol=1e-6, msg=k)
