@@ -111,6 +111,9 @@ class Motion:
             speed in the time estimate).
         acceleration_mm_s2: XY acceleration for the time estimate (trapezoidal speed
             profile per move); 0 ignores acceleration.
+        junction_deviation_mm: how far the path may cut a corner at full speed, mm
+            (GRBL's ``$11``; its default 0.01); sets the speed through each stroke's
+            corners in the time estimate (0: stop at every corner).
         pen_up_z_mm, pen_down_z_mm: Z of the tool tip when travelling / painting, mm.
         home_mm: machine ``(X, Y)`` where the job starts and ends, mm.
     """
@@ -119,6 +122,7 @@ class Motion:
     draw_speed_mm_s: float = 40.0
     z_speed_mm_s: float = 20.0
     acceleration_mm_s2: float = 0.0
+    junction_deviation_mm: float = 0.01
     pen_up_z_mm: float = 5.0
     pen_down_z_mm: float = 0.0
     home_mm: tuple[float, float] = (0.0, 0.0)
@@ -269,6 +273,7 @@ class MachineProfile:
                 "draw_speed_mm_s": m.draw_speed_mm_s,
                 "z_speed_mm_s": m.z_speed_mm_s,
                 "acceleration_mm_s2": m.acceleration_mm_s2,
+                "junction_deviation_mm": m.junction_deviation_mm,
                 "pen_up_z_mm": m.pen_up_z_mm,
                 "pen_down_z_mm": m.pen_down_z_mm,
                 "home_mm": list(m.home_mm),
@@ -441,7 +446,7 @@ class _Checker:
 
 _TOP = ("schema", "name", "kind", "canvas", "motion", "palette", "paints", "brushes", "pens", "stations", "tool_change")
 _CANVAS = ("width_mm", "height_mm", "margins_mm", "margin_mm", "background", "origin_mm", "y_axis")
-_MOTION = ("travel_speed_mm_s", "draw_speed_mm_s", "z_speed_mm_s", "acceleration_mm_s2", "pen_up_z_mm", "pen_down_z_mm", "home_mm")
+_MOTION = ("travel_speed_mm_s", "draw_speed_mm_s", "z_speed_mm_s", "acceleration_mm_s2", "junction_deviation_mm", "pen_up_z_mm", "pen_down_z_mm", "home_mm")
 _PAINT = ("name", "rgb", "well_mm")
 _BRUSH = ("name", "width_mm", "shape", "tool", "capacity_mm", "capacity_mm2")
 _PEN = ("name", "rgb", "width_mm", "shape", "tool")
@@ -503,6 +508,7 @@ def profile_from_dict(d: Any, source: str = "profile") -> MachineProfile:
         draw_speed_mm_s=ck.num(md, "draw_speed_mm_s", "motion.", default=Motion.draw_speed_mm_s, positive=True),
         z_speed_mm_s=ck.num(md, "z_speed_mm_s", "motion.", default=Motion.z_speed_mm_s, positive=True),
         acceleration_mm_s2=ck.num(md, "acceleration_mm_s2", "motion.", default=0.0, minimum=0.0),
+        junction_deviation_mm=ck.num(md, "junction_deviation_mm", "motion.", default=Motion.junction_deviation_mm, minimum=0.0),
         pen_up_z_mm=ck.num(md, "pen_up_z_mm", "motion.", default=Motion.pen_up_z_mm),
         pen_down_z_mm=ck.num(md, "pen_down_z_mm", "motion.", default=Motion.pen_down_z_mm),
         home_mm=ck.xy(md, "home_mm", "motion.", default=(0.0, 0.0)),  # type: ignore[arg-type]

@@ -864,6 +864,53 @@ def _move_time(length: float, speed: float, accel: float) -> float:
     return 2.0 * math.sqrt(length / accel)
 
 
+def draw_time(points: np.ndarray, speed: float, accel: float, junction_deviation_mm: float) -> float:
+    """Time to draw a polyline from rest to rest, s, with corner slow-downs.
+
+    The speed through each vertex is capped by GRBL's junction-deviation rule
+    (``v² = a·δ·sin(θ/2) / (1 − sin(θ/2))``, θ the angle between the incoming and the
+    reversed outgoing direction: straight on is unlimited, a full reversal stops), then
+    by what acceleration allows from the start and before the end (GRBL's backward and
+    forward planner passes, written here as running minima), and each segment runs a
+    trapezoidal profile between its entry and exit speeds. Hand-written: no library
+    estimates motion time for a planned path; the rule is GRBL's (planner.c).
+
+    Args:
+        points: float ``(n, 2)`` path, mm.
+        speed: feed rate, mm/s (> 0).
+        accel: acceleration, mm/s² (0: instant speed changes, time = length / speed).
+        junction_deviation_mm: GRBL ``$11``, mm (0: stop at every corner).
+    """
+    p = np.asarray(points, np.float64).reshape(-1, 2)
+    seg = np.diff(p, axis=0)
+    L = np.hypot(seg[:, 0], seg[:, 1])
+    keep = L > 1e-9
+    seg, L = seg[keep], L[keep]
+    if len(L) == 0:
+        return 0.0
+    if accel <= 0:
+        return float(L.sum() / speed)
+    u = seg / L[:, None]
+    cap2 = np.full(len(L) + 1, speed * speed)  # squared speed cap at each vertex
+    cap2[0] = cap2[-1] = 0.0  # from rest, to rest
+    if len(L) > 1:
+        cos_t = np.clip(-(u[:-1] * u[1:]).sum(axis=1), -1.0, 1.0)
+        sin_h = np.sqrt(0.5 * (1.0 - cos_t))  # sin(θ/2)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            vj2 = np.where(sin_h > 1.0 - 1e-9, np.inf, accel * junction_deviation_mm * sin_h / (1.0 - sin_h))
+        cap2[1:-1] = np.minimum(cap2[1:-1], vj2)
+    s = np.concatenate([[0.0], np.cumsum(L)])
+    # backward pass: v_k² <= min_{j>=k} (cap_j² + 2a (s_j - s_k)); forward the same way
+    back = np.minimum.accumulate((cap2 + 2 * accel * s)[::-1])[::-1] - 2 * accel * s
+    v2 = np.minimum.accumulate(back - 2 * accel * s) + 2 * accel * s
+    v2 = np.maximum(np.minimum(v2, back), 0.0)
+    v0, v1 = np.sqrt(v2[:-1]), np.sqrt(v2[1:])
+    vp = np.minimum(speed, np.sqrt((2 * accel * L + v2[:-1] + v2[1:]) / 2))
+    vp = np.maximum(vp, np.maximum(v0, v1))
+    cruise = np.maximum(L - (2 * vp * vp - v2[:-1] - v2[1:]) / (2 * accel), 0.0)
+    return float(((2 * vp - v0 - v1) / accel + cruise / np.maximum(vp, 1e-12)).sum())
+
+
 def machine_report(plan: StrokePlan, profile: MachineProfile) -> dict[str, Any]:
     """Machine figures of a robot plan.
 
@@ -875,8 +922,8 @@ def machine_report(plan: StrokePlan, profile: MachineProfile) -> dict[str, Any]:
         stations and tool change position, from and back home),
         ``pen_up_between_strokes_mm``, ``estimated_time_s`` and ``time_s`` (its parts:
         draw, travel, z, dwell, tool changes). The time estimate moves at the profile's
-        speeds with a trapezoidal speed profile per move (each stroke one move; corner
-        slow-downs ignored).
+        speeds with a trapezoidal speed profile per move; strokes slow down at their
+        corners by the profile's junction deviation (:func:`draw_time`).
     """
     m = profile.motion
     strokes = plan.strokes
@@ -903,7 +950,7 @@ def machine_report(plan: StrokePlan, profile: MachineProfile) -> dict[str, Any]:
             p = ev.points
             d = float(np.linalg.norm(np.diff(p, axis=0), axis=1).sum()) if len(p) > 1 else 0.0
             pen_down += d
-            t["draw_s"] += _move_time(d, m.draw_speed_mm_s, m.acceleration_mm_s2)
+            t["draw_s"] += draw_time(p, m.draw_speed_mm_s, m.acceleration_mm_s2, m.junction_deviation_mm)
             pos = p[-1]
         elif ev.kind == "dwell":
             t["dwell_s"] += ev.seconds

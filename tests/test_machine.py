@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import math
 from pathlib import Path
 
 import numpy as np
@@ -156,3 +157,63 @@ def test_paint_cli_with_a_bundled_machine(tmp_path, capsys, scene):
     pts = np.concatenate([s.points for s in plan.strokes])
     assert np.all(pts.min(axis=0) >= [x0 - 1e-3, y0 - 1e-3]) and np.all(pts.max(axis=0) <= [x0 + w + 1e-3, y0 + h + 1e-3])
     assert plan.strokes[0].actions == ("tool", "dip") and {p.rgb for p in plan.palette} == {p.rgb for p in prof.paints}
+
+
+def test_draw_time_slows_down_at_corners_only():
+    """GRBL-style corner speeds: a straight path cut into pieces takes as long as one
+    move; a full reversal, or any corner with zero junction deviation, stops there; a
+    90° corner lies in between and gets slower as the deviation shrinks."""
+    from animatepainter.planner.robot import _move_time, draw_time
+
+    v, a = 50.0, 1000.0
+    line = np.stack([np.linspace(0, 30, 31), np.zeros(31)], axis=1)
+    assert math.isclose(draw_time(line, v, a, 0.01), _move_time(30.0, v, a), rel_tol=1e-9)
+    assert math.isclose(draw_time(line, v, 0.0, 0.01), 30.0 / v)
+    back = np.array([[0, 0], [10, 0], [0, 0]], float)
+    assert math.isclose(draw_time(back, v, a, 0.05), 2 * _move_time(10.0, v, a), rel_tol=1e-9)
+    square = np.array([[0, 0], [20, 0], [20, 20], [0, 20], [0, 0]], float)
+    stops = 4 * _move_time(20.0, v, a)
+    assert math.isclose(draw_time(square, v, a, 0.0), stops, rel_tol=1e-9)
+    t = [draw_time(square, v, a, d) for d in (0.001, 0.01, 0.1)]
+    assert _move_time(80.0, v, a) < t[2] < t[1] < t[0] < stops
+    # one 90° corner by hand: v_j² = a·δ·sin45°/(1 − sin45°), entered and left at v_j
+    d = 0.01
+    vj = math.sqrt(a * d * math.sin(math.pi / 4) / (1 - math.sin(math.pi / 4)))
+    # each 20 mm leg: accelerate 0 -> v, cruise, decelerate v -> v_j (and mirrored)
+    leg = v / a + (v - vj) / a + (20.0 - (v * v) / (2 * a) - (v * v - vj * vj) / (2 * a)) / v
+    corner = np.array([[0, 0], [20, 0], [20, 20]], float)
+    assert math.isclose(draw_time(corner, v, a, d), 2 * leg, rel_tol=1e-9)
+
+
+def _draw_time_loops(p: np.ndarray, v: float, a: float, dev: float) -> float:
+    """Reference: GRBL's planner written as plain backward and forward loops."""
+    seg = np.diff(p, axis=0)
+    L = np.hypot(*seg.T)
+    u = seg / L[:, None]
+    cap = [0.0]
+    for k in range(1, len(L)):
+        c = -float(u[k - 1] @ u[k])
+        sh = math.sqrt(max(0.5 * (1 - c), 0.0))
+        cap.append(v * v if sh > 1 - 1e-9 else min(v * v, a * dev * sh / (1 - sh)))
+    cap.append(0.0)
+    for k in range(len(L) - 1, -1, -1):
+        cap[k] = min(cap[k], cap[k + 1] + 2 * a * L[k])
+    for k in range(len(L)):
+        cap[k + 1] = min(cap[k + 1], cap[k] + 2 * a * L[k])
+    t = 0.0
+    for k in range(len(L)):
+        v0, v1 = math.sqrt(cap[k]), math.sqrt(cap[k + 1])
+        vp = min(v, math.sqrt((2 * a * L[k] + cap[k] + cap[k + 1]) / 2))
+        cruise = L[k] - (2 * vp * vp - cap[k] - cap[k + 1]) / (2 * a)
+        t += (vp - v0) / a + (vp - v1) / a + max(cruise, 0.0) / vp
+    return t
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_draw_time_matches_the_planner_loops(seed):
+    from animatepainter.planner.robot import draw_time
+
+    rng = np.random.default_rng(seed)
+    p = np.cumsum(rng.normal(0, [0.5, 3.0, 1.0, 8.0][seed], (40, 2)), axis=0)
+    for dev in (0.0, 0.01, 0.5):
+        assert math.isclose(draw_time(p, 60.0, 1500.0, dev), _draw_time_loops(p, 60.0, 1500.0, dev), rel_tol=1e-9)
