@@ -11,7 +11,7 @@ import typer
 log = logging.getLogger(__name__)
 
 _MACHINE_HELP = (
-    "Machine profile: a TOML file or a bundled name (pen-plotter, painting-arm). The plan is adapted to it "
+    "Machine profile: a TOML file or a bundled name (pen-plotter, servo-plotter, painting-arm). The plan is adapted to it "
     "(paints, brushes, reloads, order) unless it was made for it. Default: the profile recorded in the plan."
 )
 

@@ -3,7 +3,9 @@
 The program is plain RS-274 as GRBL 1.1 reads it: millimetres (``G21``), absolute
 coordinates (``G90``), feed per minute (``G94``); pen-up moves are ``G0``, painting
 moves ``G1`` at ``motion.draw_speed_mm_s``; the pen is lowered with ``G1 Z<pen down>``
-at ``motion.z_speed_mm_s`` and raised with ``G0 Z<pen up>``. Dips, washing and
+at ``motion.z_speed_mm_s`` and raised with ``G0 Z<pen up>`` (with ``motion.pen_lift =
+"servo"``: ``M3 S<servo_down_s>`` / ``M3 S<servo_up_s>``, each followed by
+``G4 P<servo_delay_s>``, and no Z words, for servo pen lifts on the spindle PWM pin). Dips, washing and
 wiping go to the well, water or rag (``G0``), lower to ``stations.dip_z_mm``, dwell
 (``G4 P<seconds>``) and rise. Tool changes (a new brush or pen) select ``T<n>`` and
 then pause with ``M0`` for the operator (``tool_change.mode = "pause"``, plain GRBL)
@@ -50,13 +52,18 @@ def plan_to_gcode(plan: StrokePlan, profile: MachineProfile) -> str:
     """
     check_plan_on_machine(plan, profile)
     m = profile.motion
+    servo = m.pen_lift == "servo"
     rep = machine_report(plan, profile)
     lines = [
         "; AnimatePainter G-code (GRBL dialect: mm, absolute, G0 pen up, G1 pen down)",
         f"; machine: {_clean(profile.name)} ({profile.kind})",
         f"; strokes: {rep['strokes']}, paint changes: {rep['paint_changes']}, tool changes: {rep['tool_changes']}, dips: {rep['dips']}, cleans: {rep['cleans']}",
         f"; pen down: {rep['pen_down_mm'] / 1000:.2f} m, pen up: {rep['pen_up_mm'] / 1000:.2f} m, estimated time: {rep['estimated_time_s'] / 60:.1f} min",
-        f"; pen up Z{_f(m.pen_up_z_mm)}, pen down Z{_f(m.pen_down_z_mm)}",
+        (
+            f"; pen lift: servo, up M3 S{m.servo_up_s}, down M3 S{m.servo_down_s}, settle {_f(m.servo_delay_s)} s"
+            if servo
+            else f"; pen up Z{_f(m.pen_up_z_mm)}, pen down Z{_f(m.pen_down_z_mm)}"
+        ),
         "G21 ; millimetres",
         "G90 ; absolute coordinates",
         "G94 ; feed rate in mm/min",
@@ -73,6 +80,10 @@ def plan_to_gcode(plan: StrokePlan, profile: MachineProfile) -> str:
             if xy != pos:
                 lines.append(f"G0 X{_f(xy[0])} Y{_f(xy[1])}")
                 pos = xy
+        elif ev.kind == "z" and servo:
+            lines.append(f"M3 S{m.servo_down_s if ev.down else m.servo_up_s} ; pen {'down' if ev.down else 'up'}")
+            if m.servo_delay_s > 0:
+                lines.append(f"G4 P{_f(m.servo_delay_s)}")
         elif ev.kind == "z":
             lines.append(f"G1 Z{_f(ev.z)} F{z_feed}" if ev.down else f"G0 Z{_f(ev.z)}")
         elif ev.kind == "draw":

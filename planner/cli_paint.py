@@ -48,7 +48,7 @@ def paint(
     engine: str = typer.Option("teacher", "--engine", help="'teacher' (stroke-based, CPU, deterministic) or 'diffusion' (depth -> diffuser -> frame-differencing extractor; --strokes caps the stroke count)."),
     ckpt: Optional[Path] = typer.Option(None, "--ckpt", help="Diffuser checkpoint folder for --engine diffusion. Default: the small model bundled with the package."),
     sample_steps: int = typer.Option(20, "--sample-steps", help="Denoising steps of the diffuser for --engine diffusion (count, 1..1000)."),
-    machine: Optional[str] = typer.Option(None, "--machine", help="Machine profile (TOML file, or a bundled name: pen-plotter, painting-arm): plan on its canvas inside its margins with only its paints and brushes, add reload/clean actions, order for it; report.json gains a 'machine' section (paint changes, reloads, distances, estimated time)."),
+    machine: Optional[str] = typer.Option(None, "--machine", help="Machine profile (TOML file, or a bundled name: pen-plotter, servo-plotter, painting-arm): plan on its canvas inside its margins with only its paints and brushes, add reload/clean actions, order for it; report.json gains a 'machine' section (paint changes, reloads, distances, estimated time)."),
 ) -> None:
     """Plan a painting of IMAGE: depth, layers far to near, strokes coarse to fine, in a travel-saving order."""
     from animatepainter.export.bundle import write_outputs

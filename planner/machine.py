@@ -64,6 +64,7 @@ KINDS = ("pen_plotter", "painting_arm")
 SHAPES = ("round", "flat")
 MATCHING = ("nearest", "dither")
 TOOL_CHANGE_MODES = ("pause", "m6")
+PEN_LIFTS = ("z", "servo")
 
 
 @dataclass(frozen=True)
@@ -115,6 +116,12 @@ class Motion:
             (GRBL's ``$11``; its default 0.01); sets the speed through each stroke's
             corners in the time estimate (0: stop at every corner).
         pen_up_z_mm, pen_down_z_mm: Z of the tool tip when travelling / painting, mm.
+        pen_lift: ``"z"`` (the pen rides on the Z axis) or ``"servo"`` (a hobby servo on
+            the spindle PWM output lifts it, as on most GRBL pen plotters: the G-code
+            has ``M3 S<servo_up_s>`` / ``M3 S<servo_down_s>`` and no Z words).
+        servo_up_s, servo_down_s: spindle ``S`` values that put the servo up / down.
+        servo_delay_s: wait after each servo move, s (``G4``; also the time estimate's
+            lift time).
         home_mm: machine ``(X, Y)`` where the job starts and ends, mm.
     """
 
@@ -126,6 +133,10 @@ class Motion:
     pen_up_z_mm: float = 5.0
     pen_down_z_mm: float = 0.0
     home_mm: tuple[float, float] = (0.0, 0.0)
+    pen_lift: str = "z"
+    servo_up_s: int = 1000
+    servo_down_s: int = 0
+    servo_delay_s: float = 0.2
 
 
 @dataclass(frozen=True)
@@ -277,6 +288,11 @@ class MachineProfile:
                 "pen_up_z_mm": m.pen_up_z_mm,
                 "pen_down_z_mm": m.pen_down_z_mm,
                 "home_mm": list(m.home_mm),
+                **(
+                    {"pen_lift": m.pen_lift, "servo_up_s": m.servo_up_s, "servo_down_s": m.servo_down_s, "servo_delay_s": m.servo_delay_s}
+                    if m.pen_lift == "servo"
+                    else {}
+                ),
             },
             "palette": {"matching": self.matching},
             "tool_change": {"mode": t.mode, "time_s": t.time_s},
@@ -309,7 +325,7 @@ class MachineProfile:
 
 
 def bundled_profiles() -> dict[str, Path]:
-    """Bundled example profiles by name (``"pen-plotter"``, ``"painting-arm"``)."""
+    """Bundled example profiles by name (``"pen-plotter"``, ``"servo-plotter"``, ``"painting-arm"``)."""
     root = Path(str(resources.files("animatepainter.planner").joinpath("data/machines")))
     return {p.stem: p for p in sorted(root.glob("*.toml"))}
 
@@ -446,7 +462,8 @@ class _Checker:
 
 _TOP = ("schema", "name", "kind", "canvas", "motion", "palette", "paints", "brushes", "pens", "stations", "tool_change")
 _CANVAS = ("width_mm", "height_mm", "margins_mm", "margin_mm", "background", "origin_mm", "y_axis")
-_MOTION = ("travel_speed_mm_s", "draw_speed_mm_s", "z_speed_mm_s", "acceleration_mm_s2", "junction_deviation_mm", "pen_up_z_mm", "pen_down_z_mm", "home_mm")
+_MOTION = ("travel_speed_mm_s", "draw_speed_mm_s", "z_speed_mm_s", "acceleration_mm_s2", "junction_deviation_mm", "pen_up_z_mm", "pen_down_z_mm", "home_mm",
+           "pen_lift", "servo_up_s", "servo_down_s", "servo_delay_s")
 _PAINT = ("name", "rgb", "well_mm")
 _BRUSH = ("name", "width_mm", "shape", "tool", "capacity_mm", "capacity_mm2")
 _PEN = ("name", "rgb", "width_mm", "shape", "tool")
@@ -512,7 +529,16 @@ def profile_from_dict(d: Any, source: str = "profile") -> MachineProfile:
         pen_up_z_mm=ck.num(md, "pen_up_z_mm", "motion.", default=Motion.pen_up_z_mm),
         pen_down_z_mm=ck.num(md, "pen_down_z_mm", "motion.", default=Motion.pen_down_z_mm),
         home_mm=ck.xy(md, "home_mm", "motion.", default=(0.0, 0.0)),  # type: ignore[arg-type]
+        pen_lift=ck.text(md, "pen_lift", "motion.", default="z", choices=PEN_LIFTS),
+        servo_up_s=ck.integer(md, "servo_up_s", "motion.", default=Motion.servo_up_s),
+        servo_down_s=ck.integer(md, "servo_down_s", "motion.", default=Motion.servo_down_s),
+        servo_delay_s=ck.num(md, "servo_delay_s", "motion.", default=Motion.servo_delay_s, minimum=0.0),
     )
+    if motion.pen_lift == "servo":
+        if kind != "pen_plotter":
+            ck.fail("motion.pen_lift", "'servo' is for pen plotters (a painting arm lowers its brush into wells on Z)")
+        if motion.servo_up_s == motion.servo_down_s:
+            ck.fail("motion.servo_up_s", f"must differ from servo_down_s (both {motion.servo_up_s})")
     if motion.pen_up_z_mm <= motion.pen_down_z_mm:
         ck.fail("motion.pen_up_z_mm", f"must be above pen_down_z_mm ({motion.pen_down_z_mm:g} mm), got {motion.pen_up_z_mm:g}")
 

@@ -944,7 +944,10 @@ def machine_report(plan: StrokePlan, profile: MachineProfile) -> dict[str, Any]:
             t["travel_s"] += _move_time(d, m.travel_speed_mm_s, m.acceleration_mm_s2)
             pos = np.asarray(ev.xy, np.float64)
         elif ev.kind == "z":
-            t["z_s"] += abs(ev.z - z) / m.z_speed_mm_s
+            if m.pen_lift == "servo":
+                t["z_s"] += m.servo_delay_s if ev.z != z else 0.0
+            else:
+                t["z_s"] += abs(ev.z - z) / m.z_speed_mm_s
             z = ev.z
         elif ev.kind == "draw":
             p = ev.points

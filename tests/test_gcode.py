@@ -17,7 +17,7 @@ from animatepainter.planner.errors import PlanError
 from animatepainter.planner.machine import profile_from_dict
 from animatepainter.planner.pipeline import PaintSettings, plan_painting
 from animatepainter.planner.plan import StrokePlan
-from animatepainter.planner.robot import apply_machine, machine_settings
+from animatepainter.planner.robot import apply_machine, machine_report, machine_settings
 from conftest import run_cli
 
 ARM = {
@@ -50,9 +50,12 @@ PEN = {
 }
 
 
-@pytest.fixture(scope="module", params=["arm", "pen"])
+SERVO = {**PEN, "name": "servo plotter", "motion": {**PEN["motion"], "pen_lift": "servo", "servo_up_s": 30, "servo_down_s": 90, "servo_delay_s": 0.15}}
+
+
+@pytest.fixture(scope="module", params=["arm", "pen", "servo"])
 def robot(request, scene):
-    prof = profile_from_dict(ARM if request.param == "arm" else PEN, source=f"{request.param}.toml")
+    prof = profile_from_dict({"arm": ARM, "pen": PEN, "servo": SERVO}[request.param], source=f"{request.param}.toml")
     s = machine_settings(PaintSettings(strokes=150, size=48, steps=6, seed=4), prof)
     plan, _ = apply_machine(plan_painting(scene.image, s).plan, prof)
     # what a file holds: micrometre coordinates
@@ -63,14 +66,17 @@ def robot(request, scene):
 
 _WORD = re.compile(r"\s*([A-Z])([-+]?(?:\d+\.\d*|\.\d+|\d+))")
 _G = {0, 1, 4, 21, 90, 94}
-_M = {0, 2, 6}
+_M = {0, 2, 3, 6}
 
 
-def read_gcode(text: str, pen_down_z: float, pen_up_z: float, dip_z: float | None) -> dict:
+def read_gcode(text: str, pen_down_z: float, pen_up_z: float, dip_z: float | None, servo: tuple[int, int] | None = None) -> dict:
     """Parse GRBL-style G-code, checking every line; return strokes, dips and tool events.
 
     Strokes are the XY paths while Z is at ``pen_down_z``; dips are XY positions where
-    Z goes to ``dip_z``; tool events are ``(strokes done so far, tool number)``.
+    Z goes to ``dip_z``; tool events are ``(strokes done so far, tool number)``. With
+    ``servo = (up S, down S)`` the pen is a servo on the spindle output instead: no Z
+    words, ``M3 S<down>`` starts a stroke, ``M3 S<up>`` ends it, each followed by a
+    ``G4`` settle delay.
     """
     assert text.endswith("\n")
     lines = text.split("\n")[:-1]
@@ -85,6 +91,9 @@ def read_gcode(text: str, pen_down_z: float, pen_up_z: float, dip_z: float | Non
     pauses = 0
     ended = False
     down = False
+    settle = False  # a servo move waits for its G4
+    if servo is not None:
+        z = pen_up_z  # no Z axis: the height never changes
     for n, raw in enumerate(lines, start=1):
         assert not ended, f"line {n}: text after M2"
         code = raw.split(";", 1)[0]
@@ -99,8 +108,10 @@ def read_gcode(text: str, pen_down_z: float, pen_up_z: float, dip_z: float | Non
             words.append((m.group(1), float(m.group(2))))
             i = m.end()
         letters = [w[0] for w in words]
-        assert set(letters) <= set("GMTXYZFP"), f"line {n}: unexpected word in {raw!r}"
-        for k in "TXYZFP":
+        assert set(letters) <= set("GMTXYZFPS"), f"line {n}: unexpected word in {raw!r}"
+        assert not settle or 4 in [v for k, v in words if k == "G"], f"line {n}: servo move without a G4 settle"
+        settle = False
+        for k in "TXYZFPS":
             assert letters.count(k) <= 1, f"line {n}: {k} twice"
         vals = dict((k, v) for k, v in words if k not in "GM")
         gs = [v for k, v in words if k == "G"]
@@ -128,6 +139,15 @@ def read_gcode(text: str, pen_down_z: float, pen_up_z: float, dip_z: float | Non
             pauses += 1
         if 2 in ms:
             ended = True
+        if 3 in ms or "S" in vals:
+            assert servo is not None, f"line {n}: M3/S on a Z-lift machine"
+            assert 3 in ms and vals.get("S") in servo and not ({"X", "Y", "Z"} & set(vals)), f"line {n}: bad servo move"
+            now_down = vals["S"] == servo[1]
+            if now_down and not down:
+                assert x is not None, f"line {n}: pen down at an unknown position"
+                strokes.append([(x, y)])
+            down, settle = now_down, True
+            continue
         if 4 in gs:
             assert "P" in vals and vals["P"] >= 0 and not ({"X", "Y", "Z"} & set(vals)), f"line {n}: bad dwell"
             continue
@@ -136,6 +156,7 @@ def read_gcode(text: str, pen_down_z: float, pen_up_z: float, dip_z: float | Non
         if moves:
             motion = int(moves[0])
         if {"X", "Y", "Z"} & set(vals):
+            assert servo is None or "Z" not in vals, f"line {n}: Z word on a servo-lift machine"
             assert mm and absolute, f"line {n}: motion before G21/G90"
             assert motion is not None, f"line {n}: motion without G0/G1"
             if motion == 1:
@@ -168,6 +189,13 @@ def read_gcode(text: str, pen_down_z: float, pen_up_z: float, dip_z: float | Non
     return {"strokes": strokes, "dips": dips, "tools": tools, "pauses": pauses}
 
 
+def _reader_args(prof) -> tuple:
+    """:func:`read_gcode`'s arguments for a profile: pen heights, dip height, servo S values."""
+    m = prof.motion
+    servo = (m.servo_up_s, m.servo_down_s) if m.pen_lift == "servo" else None
+    return m.pen_down_z_mm, m.pen_up_z_mm, None if prof.pens else prof.stations.dip_z_mm, servo
+
+
 def _machine_xy(prof, pts: np.ndarray) -> np.ndarray:
     """Canvas mm to machine mm, from the profile's numbers (not the package's code)."""
     ox, oy = prof.canvas.origin_mm
@@ -185,8 +213,11 @@ def test_gcode_reads_back_to_the_plan(robot):
     plan, prof = robot
     text = plan_to_gcode(plan, prof)
     assert text == plan_to_gcode(plan, prof)  # deterministic
-    dip_z = None if prof.pens else prof.stations.dip_z_mm
-    got = read_gcode(text, prof.motion.pen_down_z_mm, prof.motion.pen_up_z_mm, dip_z)
+    got = read_gcode(text, *_reader_args(prof))
+    if prof.motion.pen_lift == "servo":
+        assert not any("Z" in ln.split(";")[0] for ln in text.splitlines())
+        rep = machine_report(plan, prof)
+        assert rep["time_s"]["z_s"] == round(0.15 * 2 * len(plan.strokes), 1)  # down and up per stroke
     # every stroke, every point, in order
     assert len(got["strokes"]) == len(plan.strokes)
     for i, (s, path) in enumerate(zip(plan.strokes, got["strokes"])):
@@ -216,7 +247,7 @@ def test_gcode_reads_back_to_the_plan(robot):
 def test_the_reader_is_strict(robot):
     plan, prof = robot
     text = plan_to_gcode(plan, prof)
-    args = (prof.motion.pen_down_z_mm, prof.motion.pen_up_z_mm, None if prof.pens else prof.stations.dip_z_mm)
+    args = _reader_args(prof)
     lines = text.split("\n")
     first_draw = next(i for i, ln in enumerate(lines) if ln.startswith("G1 X"))
     broken = {
@@ -226,6 +257,13 @@ def test_the_reader_is_strict(robot):
         "unknown word": lines[:first_draw] + ["G1 X1 Y2 Q3"] + lines[first_draw:],
         "arc": lines[:first_draw] + ["G2 X1 Y2"] + lines[first_draw:],
     }
+    if prof.motion.pen_lift == "servo":
+        first_lift = next(i for i, ln in enumerate(lines) if ln.startswith("M3"))
+        broken["no settle"] = lines[: first_lift + 1] + lines[first_lift + 2 :]
+        broken["Z word"] = lines[:first_draw] + ["G0 Z5"] + lines[first_draw:]
+        broken["unknown S"] = lines[:first_lift] + [lines[first_lift].replace("S30", "S31")] + lines[first_lift + 1 :]
+    else:
+        broken["servo on a Z machine"] = lines[:first_draw] + ["M3 S90", "G4 P0.1"] + lines[first_draw:]
     for name, ls in broken.items():
         with pytest.raises(AssertionError):
             read_gcode("\n".join(ls), *args)

@@ -30,14 +30,16 @@ def _arm() -> dict:
 
 def test_bundled_profiles_load_and_round_trip():
     names = bundled_profiles()
-    assert {"pen-plotter", "painting-arm"} <= set(names)
+    assert {"pen-plotter", "painting-arm", "servo-plotter"} <= set(names)
     pen, arm = load_profile("pen-plotter"), load_profile("painting-arm")
     # pens: each pen is one paint with one tip; an arm can use any paint with any brush
     assert pen.pens and len(pen.paints) == len(pen.brushes) == len(pen.tools)
     assert all(t.paint == t.brush for t in pen.tools)
     assert not arm.pens and len(arm.tools) == len(arm.paints) * len(arm.brushes)
     assert all(p.well_mm is not None for p in arm.paints) and arm.stations.water_mm and arm.stations.rag_mm
-    for prof in (pen, arm):
+    servo = load_profile("servo-plotter")
+    assert servo.motion.pen_lift == "servo" and servo.pens
+    for prof in (pen, arm, servo):
         again = profile_from_dict(prof.to_dict(), source=prof.source)
         assert again == prof
         x0, y0, w, h = prof.canvas.drawable_box_mm
@@ -92,6 +94,11 @@ BAD = [
     ("pens and paints", lambda d: d.update(pens=[{"rgb": [0, 0, 0], "width_mm": 1.0}]), "pens"),
     ("negative pen width", lambda d: (d.pop("paints"), d.pop("brushes"), d.pop("stations"), d.update(kind="pen_plotter", pens=[{"rgb": [0, 0, 0], "width_mm": -1.0}])), "pens[0].width_mm"),
     ("bad matching", lambda d: d.update(palette={"matching": "mix"}), "palette.matching"),
+    ("servo on a painting arm", lambda d: d["motion"].update(pen_lift="servo"), "motion.pen_lift"),
+    ("unknown pen lift", lambda d: d["motion"].update(pen_lift="magnet"), "motion.pen_lift"),
+    ("servo up = down", lambda d: (d.pop("paints"), d.pop("brushes"), d.pop("stations"), d.update(kind="pen_plotter", pens=[{"rgb": [0, 0, 0], "width_mm": 1.0}]),
+                                   d["motion"].update(pen_lift="servo", servo_up_s=40, servo_down_s=40)), "motion.servo_up_s"),
+    ("negative servo delay", lambda d: d["motion"].update(servo_delay_s=-0.1), "motion.servo_delay_s"),
 ]
 
 
