@@ -35,8 +35,10 @@ def extract(
     brushes: Optional[str] = typer.Option(None, "--brushes", help="Brush widths in millimetres, comma-separated, e.g. 24,12,6,3. Default: five brushes from 1/8 of the picture's long side down, each half the last."),
     canvas_mm: Optional[tuple[float, float]] = typer.Option(None, "--canvas-mm", help="Canvas WIDTH HEIGHT in millimetres; the picture is fitted inside, centred. Default: 300 mm long side, the frames' aspect ratio."),
     image: Optional[Path] = typer.Option(None, "--image", help="The finished picture at full resolution (same aspect ratio as the frames): colours and detail are taken from it, timing from the frames."),
-    depth: Optional[Path] = typer.Option(None, "--depth", help="Depth map of the picture (.npy, larger = nearer, or a grayscale image, white = nearest): strokes get depth layers. Default: every stroke on layer 0."),
-    layers: int = typer.Option(3, "--layers", help="Depth layers when --depth is given (count, 1..8)."),
+    depth: Optional[Path] = typer.Option(None, "--depth", help="Depth map of the picture (.npy, larger = nearer, or a grayscale image, white = nearest): each stroke gets the depth layer under it. Default: estimated (--depth-backend)."),
+    depth_backend: str = typer.Option("prior", "--depth-backend", help="Depth estimator when --depth is not given, run on the finished picture (--image, else the last frame): 'prior' (offline cue-based default), 'transformers' (needs --depth-model) or 'none' (every stroke on layer 0). Layers only label strokes; the order is the frames'."),
+    depth_model: Optional[Path] = typer.Option(None, "--depth-model", help="Local directory of a transformers depth model (Depth Anything / DPT), for --depth-backend transformers. Nothing is downloaded."),
+    layers: int = typer.Option(3, "--layers", help="Depth layers (count, 1..8)."),
     background: str = typer.Option("auto", "--background", help="Blank canvas colour as R,G,B (0..255) or #rrggbb; 'auto' reads it from the frames."),
     reverse: bool = typer.Option(False, "--reverse", help="Play the frames backwards: for an erasure video, or one that runs from finished to blank."),
     threshold: float = typer.Option(3.0, "--threshold", help="Smallest colour change between frames that counts as paint (CIELAB Delta E, 0.5..100); raised automatically on noisy frames."),
@@ -77,6 +79,10 @@ def extract(
         max_frames=max_frames,
     )
     settings.check()
+    if depth_backend not in ("prior", "transformers", "none"):
+        raise SettingsError(f"--depth-backend must be 'prior', 'transformers' or 'none', got {depth_backend!r}")
+    if depth_backend == "transformers" and depth_model is None and depth is None:
+        raise SettingsError("--depth-backend transformers needs --depth-model DIR (a local Depth Anything / DPT folder)")
     if not 64 <= video_px <= 4096:
         raise SettingsError(f"--video-px must be between 64 and 4096, got {video_px}")
     if not 1 <= fps <= 120:
@@ -87,6 +93,13 @@ def extract(
     img = load_image(image) if image is not None else None
     dep = load_depth(depth, (img if img is not None else seq[0]).shape[:2]) if depth is not None else None
     timings = {"load_s": time.perf_counter() - t0}
+    if dep is None and depth_backend != "none":
+        from .depth import estimate_depth
+
+        t1 = time.perf_counter()
+        finished = img if img is not None else (seq[0] if reverse else seq[-1])
+        dep = estimate_depth(finished, backend=depth_backend, model_path=depth_model)
+        timings["depth_s"] = time.perf_counter() - t1
     # a video is named by its bytes; a folder by its decoded frames
     source_hash = file_sha256(frames) if frames.is_file() else hashlib.sha256(seq.tobytes()).hexdigest()
     meta = {"source": {"frames": frames.name, "image": image.name if image else None}}

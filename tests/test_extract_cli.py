@@ -38,7 +38,7 @@ def test_extract_folder_writes_every_output(frames, tmp_path, capsys):
     code, stdout, stderr = run_cli(["extract", src, "-o", out, "--palette", "6", "--brushes", "40,20,10,5", *FAST], capsys)
     assert code == 0, stderr
     names = {p.name for p in out.iterdir()}
-    assert {"plan.json", "plan.svg", "process.mp4", "contact.png", "report.json", "frames_vs_plan.png"} <= names
+    assert {"plan.json", "plan.svg", "process.mp4", "contact.png", "report.json", "frames_vs_plan.png", "depth.png"} <= names
     assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")], "staging folder left behind"
     plan = StrokePlan.load(out / "plan.json")
     assert len(plan.palette) <= 6 and [b.width_mm for b in plan.brushes] == [40.0, 20.0, 10.0, 5.0]
@@ -48,6 +48,12 @@ def test_extract_folder_writes_every_output(frames, tmp_path, capsys):
     assert min(report["per_step_psnr_db"]) > 20 and report["psnr_db"] > 22
     assert report["engine"] == "extract"
     assert "strokes from" in stdout
+    # depth estimated on the last frame by default (layers label strokes, far = 0); none: all 0
+    assert len({st.layer for st in plan.strokes}) > 1 and "depth_s" in report["wall_time_s"]
+    code, _, stderr = run_cli(["-q", "extract", src, "-o", tmp_path / "flat", "--palette", "6", "--brushes", "40,20,10,5", "--depth-backend", "none", *FAST], capsys)
+    assert code == 0, stderr
+    flat = StrokePlan.load(tmp_path / "flat" / "plan.json")
+    assert {st.layer for st in flat.strokes} == {0} and [st.points.tolist() for st in flat.strokes] == [st.points.tolist() for st in plan.strokes]
 
 
 def test_extract_video_and_erasure_video(frames, tmp_path, capsys):
@@ -92,6 +98,10 @@ def _bad(tmp_path: Path, frames: np.ndarray, kind: str) -> list:
         return [_folder(tmp_path, frames), "--brushes", "10,x"]
     if kind == "refine":
         return [_folder(tmp_path, frames), "--refine", "99"]
+    if kind == "depth-backend":
+        return [_folder(tmp_path, frames), "--depth-backend", "magic"]
+    if kind == "depth-model":
+        return [_folder(tmp_path, frames), "--depth-backend", "transformers"]
     raise ValueError(kind)
 
 
@@ -107,6 +117,8 @@ def _bad(tmp_path: Path, frames: np.ndarray, kind: str) -> list:
         ("missing", "no such file or folder"),
         ("brushes", "--brushes"),
         ("refine", "--refine"),
+        ("depth-backend", "--depth-backend"),
+        ("depth-model", "--depth-model"),
     ],
 )
 def test_bad_input_one_line_and_nothing_written(frames, tmp_path, capsys, kind, message):

@@ -29,7 +29,8 @@ For each step ``t`` (frame ``t`` of the process, frame 0 the blank canvas):
 Colours are grouped into the palette by k-means in CIELAB
 (:func:`animatepainter.planner.pipeline.make_palette`); each stroke keeps its own
 target colour in ``rgb`` and names the nearest paint. Depth layers come from a depth
-map when one is given (the layer under most of the stroke's points), else 0.
+map when one is given (the layer under most of the stroke's points), else 0 (the
+``extract`` command estimates one by default).
 """
 
 from __future__ import annotations
