@@ -19,7 +19,7 @@ from __future__ import annotations
 from .change import ChangeSettings, Changes, detect_changes, hold_means
 from .core import ExtractResult, ExtractSettings, default_brushes_mm, extract_plan
 from .fill import FillSettings, cover_paths, mask_to_polygon
-from .frames import Process, load_frames, prepare_process
+from .frames import Process, load_frames, prepare_process, remove_occlusions
 from .metrics import order_agreement, per_step_psnr, pixel_true_order, psnr, top_stroke_map
 from .refine import refine_path
 
@@ -38,6 +38,7 @@ __all__ = [
     "Process",
     "load_frames",
     "prepare_process",
+    "remove_occlusions",
     "order_agreement",
     "per_step_psnr",
     "pixel_true_order",

@@ -53,7 +53,7 @@ from ..render import new_canvas, to_uint8
 from .change import ChangeSettings, Changes, detect_changes, drop_specks, hold_means
 from .fill import FillSettings
 from .fitstep import StepSettings, fit_step
-from .frames import Process, lab_of, prepare_process
+from .frames import Process, lab_of, prepare_process, remove_occlusions
 
 log = logging.getLogger(__name__)
 
@@ -77,6 +77,10 @@ class ExtractSettings:
         background: blank canvas colour RGB 0..255; ``None``: read from the frames.
         reverse: play the frames backwards (erasure videos).
         threshold: smallest colour change that counts as paint, CIELAB Delta E.
+        occlusion_frames: remove anything that covers the canvas for at most this many
+            frames in a row (hands, brushes, shadows in a real time-lapse; see
+            :func:`~animatepainter.planner.extract.frames.remove_occlusions`), 0..30;
+            0: off.
         catch_up: a pixel painted earlier whose canvas is farther than
             ``catch_up * threshold`` from the target is repainted (closed loop);
             0 disables catch-up.
@@ -102,6 +106,7 @@ class ExtractSettings:
     background: tuple[int, int, int] | None = None
     reverse: bool = False
     threshold: float = 3.0
+    occlusion_frames: int = 0
     catch_up: float = 2.0
     detail: float = 60.0
     min_area: float = 0.5
@@ -126,6 +131,8 @@ class ExtractSettings:
         check_background(self.background)
         if not 0.5 <= self.threshold <= 100:
             raise SettingsError(f"--threshold must be between 0.5 and 100 (Delta E), got {self.threshold}")
+        if not 0 <= self.occlusion_frames <= 30:
+            raise SettingsError(f"--occlusion-frames must be between 0 and 30, got {self.occlusion_frames}")
         if not (self.catch_up == 0 or 1 <= self.catch_up <= 20):
             raise SettingsError(f"--catch-up must be 0 (off) or between 1 and 20, got {self.catch_up}")
         if not 1 <= self.detail <= 10_000:
@@ -231,6 +238,8 @@ def extract_plan(
     t0 = time.perf_counter()
     frames = np.asarray(frames)
     process = prepare_process(frames, settings.background, settings.reverse, n_read=len(frames))
+    if settings.occlusion_frames:
+        process.frames = remove_occlusions(process.frames, settings.occlusion_frames)
     fh, fw = process.frames.shape[1:3]
     bg = process.background
 

@@ -35,7 +35,7 @@ from ..images import MIN_SIDE, load_image, resize_long_side
 
 log = logging.getLogger(__name__)
 
-__all__ = ["IMAGE_EXTS", "Process", "load_frames", "prepare_process", "lab_of", "painted_fraction"]
+__all__ = ["IMAGE_EXTS", "Process", "load_frames", "prepare_process", "lab_of", "painted_fraction", "remove_occlusions"]
 
 #: file extensions read as frames in a folder
 IMAGE_EXTS = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp")
@@ -238,3 +238,51 @@ def prepare_process(frames: np.ndarray, background: Sequence[int] | None = None,
         frames = np.concatenate([blank, frames], axis=0)
         prepended = True
     return Process(np.ascontiguousarray(frames), bg, prepended, reverse, n_read or len(frames))
+
+
+def remove_occlusions(frames: np.ndarray, n: int, tolerance: float = 10.0) -> np.ndarray:
+    """Remove whatever covers the canvas for at most ``n`` frames in a row (a hand, the
+    brush, a shadow).
+
+    Each pixel's history is cut into runs of frames that hold still (consecutive frames
+    within ``tolerance`` Delta E of each other). A run of at most ``n`` frames that is
+    neither the first (the blank canvas) nor the last (the finished picture) is taken
+    for something passing in front of the canvas, and the pixel keeps showing its last
+    frame outside such runs. Whatever was painted under the occluder appears when it
+    leaves. The price: paint that is painted over again within ``n`` frames is not seen
+    either. Hand-written (a run-length filter over each pixel's history) because a
+    per-channel temporal median, the usual tool, lets a hand through whenever its
+    colour lies between the paint before and the paint after it.
+
+    Args:
+        frames: uint8 ``(T, H, W, 3)`` RGB in time order.
+        n: longest occlusion removed, frames (0: none).
+        tolerance: largest CIELAB Delta E between consecutive frames of one run
+            (video noise must stay below it; an occluder must differ by more).
+
+    Returns:
+        uint8 ``(T, H, W, 3)``: ``frames`` with occluded pixels replaced.
+    """
+    frames = np.asarray(frames, np.uint8)
+    t = len(frames)
+    if n <= 0 or t < 3:
+        return frames
+    out = np.empty_like(frames)
+    h, w = frames.shape[1:3]
+    idx = np.arange(t, dtype=np.int32)[:, None, None]
+    # in bands of rows: the Lab copy stays near 64 MB for any video size
+    band = max(1, int(64e6 // max(12 * t * w, 1)))
+    for r0 in range(0, h, band):
+        f = frames[:, r0 : r0 + band]
+        lab = lab_of(f)
+        cut = np.zeros(f.shape[:3], bool)  # cut[k]: frame k starts a new run
+        cut[0] = True
+        cut[1:] = np.linalg.norm(lab[1:] - lab[:-1], axis=-1) > tolerance
+        del lab
+        start = np.maximum.accumulate(np.where(cut, idx, 0), axis=0)  # first frame of k's run
+        nxt = np.concatenate([cut[1:], np.ones((1,) + cut.shape[1:], bool)])  # k ends its run
+        end = np.minimum.accumulate(np.where(nxt, idx, t - 1)[::-1], axis=0)[::-1] + 1  # one past k's run
+        short = (end - start <= n) & (start > 0) & (end < t)
+        keep_from = np.maximum.accumulate(np.where(short, 0, idx), axis=0)  # last frame kept so far
+        out[:, r0 : r0 + band] = np.take_along_axis(f, keep_from[..., None], axis=0)
+    return out
