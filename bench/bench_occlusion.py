@@ -23,25 +23,15 @@ from __future__ import annotations
 import argparse
 import time
 
-import cv2
 import numpy as np
 
 from animatepainter.planner import PaintSettings, make_scene, plan_painting, render_plan
 from animatepainter.planner.extract import ExtractSettings, extract_plan, per_step_psnr, psnr, remove_occlusions
 from animatepainter.planner.render import render_progress
+from bench_extract import skimage_image  # the same crops as the extractor's benchmark (bench/ is on sys.path)
 
 SKIN = np.array([224, 172, 140])
 HAND_FRAMES = 4
-
-
-def skimage_image(name: str, size: int) -> np.ndarray:
-    from skimage import data
-
-    img = getattr(data, name)()
-    h, w = img.shape[:2]
-    s = min(h, w)
-    img = img[(h - s) // 2 : (h - s) // 2 + s, (w - s) // 2 : (w - s) // 2 + s]
-    return cv2.resize(img, (size, size), interpolation=cv2.INTER_AREA)
 
 
 def with_hand(process: np.ndarray, starts: list[int]) -> np.ndarray:
