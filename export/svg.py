@@ -77,15 +77,22 @@ def plan_to_svg(plan: StrokePlan, background: bool = True) -> str:
         # labels count steps from 1: tools such as vpype take the first number of a
         # label as the layer id, and 0 is not a valid one there
         label = f"{step + 1} · step {step} · layer {_span(layers)} · level {_span(levels)} · {len(strokes)} strokes"
-        out.append(
-            f'<g inkscape:groupmode="layer" id="step-{step:04d}" inkscape:label={quoteattr(label)} '
-            'fill="none" stroke-linecap="round" stroke-linejoin="round">'
-        )
-        for s in strokes:
-            out.append(f'<path id="s{s.id}" d="{_path_d(s.points)}" stroke="{hex_rgb(s.rgb)}" stroke-width="{_num(s.width_mm)}"/>')
-        out.append("</g>")
+        out += svg_layer(f"step-{step:04d}", label, strokes)
     out.append("</svg>")
     return "\n".join(out) + "\n"
+
+
+def svg_layer(layer_id: str, label: str, strokes: list) -> list[str]:
+    """Lines of one Inkscape layer (``<g inkscape:groupmode="layer">``) holding
+    ``strokes`` as round-capped paths, in mm, in order."""
+    out = [
+        f'<g inkscape:groupmode="layer" id="{layer_id}" inkscape:label={quoteattr(label)} '
+        'fill="none" stroke-linecap="round" stroke-linejoin="round">'
+    ]
+    for s in strokes:
+        out.append(f'<path id="s{s.id}" d="{_path_d(s.points)}" stroke="{hex_rgb(s.rgb)}" stroke-width="{_num(s.width_mm)}"/>')
+    out.append("</g>")
+    return out
 
 
 def _span(values: list[int]) -> str:

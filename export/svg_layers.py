@@ -27,13 +27,12 @@ from __future__ import annotations
 
 import logging
 from pathlib import Path
-from xml.sax.saxutils import quoteattr
 
 from animatepainter.planner.atomic import atomic_write_bytes
 from animatepainter.planner.errors import SettingsError
 from animatepainter.planner.plan import Stroke, StrokePlan
 
-from .svg import _num, _path_d, hex_rgb, svg_head
+from .svg import svg_head, svg_layer
 
 log = logging.getLogger(__name__)
 
@@ -101,14 +100,7 @@ def plan_to_layered_svg(
         first_tool = (strokes[0].paint, strokes[0].brush)
         bang = "!" if pause and prev_tool is not None and first_tool != prev_tool and len(tools) == 1 else ""
         prev_tool = (strokes[-1].paint, strokes[-1].brush)
-        label = f"{bang}{n} {name}"
-        out.append(
-            f'<g inkscape:groupmode="layer" id="layer{n}" inkscape:label={quoteattr(label)} '
-            'fill="none" stroke-linecap="round" stroke-linejoin="round">'
-        )
-        for s in strokes:
-            out.append(f'<path id="s{s.id}" d="{_path_d(s.points)}" stroke="{hex_rgb(s.rgb)}" stroke-width="{_num(s.width_mm)}"/>')
-        out.append("</g>")
+        out += svg_layer(f"layer{n}", f"{bang}{n} {name}", strokes)
     out.append("</svg>")
     return "\n".join(out) + "\n"
 
