@@ -43,7 +43,7 @@ from typing import Any, Optional
 
 import numpy as np
 
-from animatepainter.planner.errors import InputError, OutputError, SettingsError
+from animatepainter.planner.errors import InputError, OutputError, SettingsError, one_line
 from animatepainter.planner.progress import NULL_PROGRESS, Progress
 from animatepainter.planner.images import file_sha256
 
@@ -111,7 +111,7 @@ def checkpoint_sha256(ckpt: str | Path) -> str:
     try:
         index = json.loads(idx.read_text())
     except (OSError, ValueError) as e:
-        raise InputError(f"{idx}: unreadable ({e})") from None
+        raise InputError(f"{idx}: unreadable ({one_line(e, 120)})") from None
     comps = sorted(k for k, v in index.items() if isinstance(v, list) and len(v) == 2 and isinstance(v[0], str) and k not in _CKPT_SKIP)
     files = [idx]
     for c in comps:
@@ -256,7 +256,7 @@ def _export_graph(module: Any, args: tuple, path: Path, input_names: list[str], 
     try:
         onnx.checker.check_model(str(path), full_check=True)
     except (onnx.checker.ValidationError, onnx.shape_inference.InferenceError) as e:
-        raise OutputError(f"{path.name}: the exported graph does not pass onnx.checker ({' '.join(str(e).split())[:200]})") from None
+        raise OutputError(f"{path.name}: the exported graph does not pass onnx.checker ({one_line(e, 200)})") from None
 
 
 def _ort_max_abs_diff(path: Path, feeds: dict[str, np.ndarray], expected: list[np.ndarray]) -> float:
@@ -342,7 +342,7 @@ def export_onnx(
             _export_graph(den_graph, (ex["sample"], ex["timestep"], *ex_cond), paths["denoiser"], ["sample", "timestep", *cond_names], ["model_output"], {**batch_axes, **seq_axes, "timestep": {0: "batch"}}, int(opset), fp16)
             st.advance(1)
         except (RuntimeError, torch.onnx.errors.OnnxExporterError, torch.onnx.errors.UnsupportedOperatorError) as e:
-            raise OutputError(f"{ckpt}: cannot export to ONNX ({' '.join(str(e).split())[:200]})") from None
+            raise OutputError(f"{ckpt}: cannot export to ONNX ({one_line(e, 200)})") from None
         feeds_c = {"image": val["image"].numpy(), "image_latent": val["image_latent"].numpy(), "depth": val["depth"].numpy()}
         try:
             diffs["condition"] = _ort_max_abs_diff(paths["condition"], feeds_c, [c.numpy() for c in val_cond])
@@ -351,8 +351,8 @@ def export_onnx(
             diffs["denoiser"] = max(d1, d2)
         except Exception as e:  # noqa: BLE001 - onnxruntime raises its own exception types
             if not fp16:
-                raise OutputError(f"{out_dir}: onnxruntime cannot run the exported graphs ({' '.join(str(e).split())[:200]})") from None
-            log.info("fp16 graphs not validated on the CPU provider (%s)", " ".join(str(e).split())[:120])
+                raise OutputError(f"{out_dir}: onnxruntime cannot run the exported graphs ({one_line(e, 200)})") from None
+            log.info("fp16 graphs not validated on the CPU provider (%s)", one_line(e, 120))
             diffs = {"condition": None, "denoiser": None}
         tol = FP16_TOLERANCE if fp16 else FP32_TOLERANCE
         for k, d in diffs.items():

@@ -33,7 +33,7 @@ from typing import Any, Optional
 
 import numpy as np
 
-from animatepainter.planner.errors import InputError, SettingsError
+from animatepainter.planner.errors import InputError, SettingsError, one_line
 from animatepainter.planner.images import file_sha256
 
 from .onnx_export import GRAPH_FILES, MANIFEST_NAME, ONNX_FORMAT, checkpoint_sha256, package_version
@@ -142,7 +142,7 @@ def load_manifest(onnx_dir: str | Path, verify_files: bool = True) -> dict[str, 
     try:
         man = json.loads(mp.read_text())
     except (OSError, ValueError) as e:
-        raise InputError(f"{mp}: unreadable ({' '.join(str(e).split())[:120]})") from None
+        raise InputError(f"{mp}: unreadable ({one_line(e, 120)})") from None
     if not isinstance(man, dict) or man.get("format") != ONNX_FORMAT:
         got = man.get("format") if isinstance(man, dict) else None
         raise InputError(f"{root}: ONNX export format {got!r}, this version reads {ONNX_FORMAT!r}; re-export with `animatepainter export-onnx`")
@@ -270,7 +270,7 @@ class OrtDenoiser:
             try:
                 self._sessions[name] = ort.InferenceSession(str(path), so, providers=[n for n, _ in chain], provider_options=[o for _, o in chain])
             except Exception as e:  # noqa: BLE001 - onnxruntime raises its own exception types
-                raise InputError(f"{path}: onnxruntime cannot load it ({' '.join(str(e).split())[:200]})") from None
+                raise InputError(f"{path}: onnxruntime cannot load it ({one_line(e, 200)})") from None
         got = self._sessions["denoiser"].get_providers()
         self.providers: list[str] = list(got)
         self.provider: str = _SHORT.get(got[0], got[0])

@@ -10,7 +10,7 @@ import cv2
 import numpy as np
 
 from animatepainter.planner.atomic import atomic_path
-from animatepainter.planner.errors import OutputError
+from animatepainter.planner.errors import OutputError, one_line
 
 log = logging.getLogger(__name__)
 
@@ -40,7 +40,7 @@ def write_mp4(frames: Iterable[np.ndarray], path: str | Path, fps: float = 12.0,
         try:
             writer = iio.get_writer(str(tmp), format="FFMPEG", mode="I", fps=fps, codec="libx264", pixelformat="yuv420p", macro_block_size=1, quality=8, ffmpeg_log_level="error")
         except Exception as e:  # imageio raises plain Exceptions when ffmpeg is missing
-            raise OutputError(f"{path}: cannot start the video encoder ({' '.join(str(e).split())[:120]})") from None
+            raise OutputError(f"{path}: cannot start the video encoder ({one_line(e, 120)})") from None
         last = None
         try:
             for f in frames:

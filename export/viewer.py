@@ -49,7 +49,7 @@ from typing import Any, Sequence
 import numpy as np
 
 from animatepainter.planner.atomic import atomic_write_bytes
-from animatepainter.planner.errors import InputError, OutputError, PlanError, SettingsError
+from animatepainter.planner.errors import InputError, OutputError, PlanError, SettingsError, one_line
 from animatepainter.planner.plan import StrokePlan, load_plan
 from animatepainter.planner.progress import NULL_PROGRESS, Progress
 from animatepainter.planner.render import render_progress, step_ends
@@ -145,7 +145,7 @@ def _read_report(folder: Path) -> dict[str, Any]:
     try:
         d = json.loads(p.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
-        log.warning("%s: ignored, not readable JSON (%s)", p, " ".join(str(e).split())[:100])
+        log.warning("%s: ignored, not readable JSON (%s)", p, one_line(e, 100))
         return {}
     return d if isinstance(d, dict) else {}
 

@@ -33,7 +33,7 @@ import torch.nn.functional as F
 from diffusers import DDIMScheduler, DiffusionPipeline, UNetSpatioTemporalConditionModel
 from diffusers.utils import BaseOutput
 
-from animatepainter.planner.errors import InputError, OutputError, SettingsError
+from animatepainter.planner.errors import InputError, OutputError, SettingsError, one_line
 from animatepainter.planner.progress import NULL_PROGRESS, Progress
 
 from .config import ModelConfig, load_model_config
@@ -441,7 +441,7 @@ class AnimatePainterPipeline(DiffusionPipeline):
 
 # ---------------------------------------------------------------------- I/O
 def _one_line(e: BaseException, limit: int = 220) -> str:
-    msg = " ".join(str(e).split())
+    msg = one_line(e)
     return msg[:limit] + ("..." if len(msg) > limit else "")
 
 

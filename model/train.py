@@ -42,7 +42,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterator, Optional
 
-from animatepainter.planner.errors import InputError, SettingsError
+from animatepainter.planner.errors import InputError, SettingsError, one_line
 from animatepainter.planner.progress import NULL_PROGRESS, Progress
 
 log = logging.getLogger(__name__)
@@ -453,7 +453,7 @@ def train(dataset: str | Path, out: str | Path, settings: TrainSettings, progres
             accelerator.load_state(str(resume_dir))
             start = int(json.loads((resume_dir / _STATE_FILE).read_text())["step"])
         except (OSError, ValueError, KeyError, RuntimeError) as e:
-            raise InputError(f"{resume_dir}: cannot resume from this checkpoint ({' '.join(str(e).split())[:160]})") from None
+            raise InputError(f"{resume_dir}: cannot resume from this checkpoint ({one_line(e, 160)})") from None
         log.info("resuming from %s (step %d)", resume_dir, start)
     if start >= s.steps and (out / "model_index.json").exists():
         log.info("%s: already trained for %d steps", out, start)

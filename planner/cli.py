@@ -23,7 +23,7 @@ from typing import Iterator, Optional
 
 import typer
 
-from .errors import AnimatePainterError
+from .errors import AnimatePainterError, one_line
 
 __all__ = ["app", "main", "RichProgress"]
 
@@ -166,7 +166,7 @@ def main(argv: Optional[list[str]] = None) -> int:
     except Exception as e:  # noqa: BLE001 - last line of defence: one line, not a traceback
         if _state["debug"] or "--debug" in args:
             raise
-        msg = " ".join(str(e).split())[:200]
+        msg = one_line(e, 200)
         _error(f"internal error ({type(e).__name__}: {msg}); rerun with --debug for the traceback")
         return 1
 

@@ -52,7 +52,7 @@ from typing import Any, Iterator, Sequence
 import cv2
 import numpy as np
 
-from .errors import InputError, OutputError
+from .errors import InputError, OutputError, one_line
 
 log = logging.getLogger(__name__)
 
@@ -212,7 +212,7 @@ def read_manifest(path: str | Path) -> dict[str, Any]:
     try:
         m = json.loads(mf.read_text())
     except (OSError, ValueError) as e:
-        raise InputError(f"{mf}: unreadable manifest ({' '.join(str(e).split())[:100]})") from None
+        raise InputError(f"{mf}: unreadable manifest ({one_line(e, 100)})") from None
     if not isinstance(m, dict) or m.get("format") != FORMAT:
         raise InputError(f"{mf}: not an {FORMAT} manifest")
     return m

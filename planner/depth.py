@@ -32,7 +32,7 @@ from typing import Literal
 import cv2
 import numpy as np
 
-from .errors import InputError, SettingsError
+from .errors import InputError, SettingsError, one_line
 
 log = logging.getLogger(__name__)
 
@@ -138,11 +138,11 @@ class TransformersDepth:
         try:
             self.model = AutoModelForDepthEstimation.from_pretrained(path, local_files_only=True).to(device).eval()
         except (OSError, ValueError, KeyError) as e:
-            raise InputError(f"{path}: cannot load a depth-estimation model ({' '.join(str(e).split())[:140]})") from None
+            raise InputError(f"{path}: cannot load a depth-estimation model ({one_line(e, 140)})") from None
         try:
             self.processor = AutoImageProcessor.from_pretrained(path, local_files_only=True)
         except (OSError, ValueError) as e:
-            raise InputError(f"{path}: no image processor config beside the model ({' '.join(str(e).split())[:120]})") from None
+            raise InputError(f"{path}: no image processor config beside the model ({one_line(e, 120)})") from None
         self.device = device
         self.torch = torch
         if depth_kind == "auto":

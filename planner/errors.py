@@ -6,7 +6,7 @@ prints ``error: <message>`` and exits non-zero without a traceback.
 
 from __future__ import annotations
 
-__all__ = ["AnimatePainterError", "InputError", "PlanError", "SettingsError", "OutputError"]
+__all__ = ["AnimatePainterError", "InputError", "PlanError", "SettingsError", "OutputError", "one_line"]
 
 
 class AnimatePainterError(Exception):
@@ -29,3 +29,10 @@ class SettingsError(AnimatePainterError):
 
 class OutputError(AnimatePainterError):
     """An output location cannot be written."""
+
+
+def one_line(e: BaseException | str, limit: int | None = None) -> str:
+    """``e``'s text on one line (whitespace runs, newlines included, become one space),
+    cut to ``limit`` characters: the detail an error message quotes from a library."""
+    text = " ".join(str(e).split())
+    return text if limit is None else text[:limit]

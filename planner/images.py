@@ -22,7 +22,7 @@ import cv2
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
-from .errors import InputError
+from .errors import InputError, one_line
 
 log = logging.getLogger(__name__)
 
@@ -123,7 +123,7 @@ def load_image(path: str | Path, background: Sequence[int] = (255, 255, 255)) ->
     except UnidentifiedImageError:
         raise InputError(f"{path}: not an image (unknown or unsupported format)") from None
     except (OSError, SyntaxError, ValueError) as e:
-        raise InputError(f"{path}: corrupt or truncated image ({' '.join(str(e).split())[:120]})") from None
+        raise InputError(f"{path}: corrupt or truncated image ({one_line(e, 120)})") from None
 
 
 def resize_long_side(img: np.ndarray, size: int) -> np.ndarray:
@@ -164,7 +164,7 @@ def load_depth(path: str | Path, shape: tuple[int, int] | None = None) -> np.nda
         try:
             arr = np.load(path, allow_pickle=False)
         except (OSError, ValueError) as e:
-            raise InputError(f"{path}: not a readable .npy depth map ({' '.join(str(e).split())[:100]})") from None
+            raise InputError(f"{path}: not a readable .npy depth map ({one_line(e, 100)})") from None
         if arr.ndim == 3 and arr.shape[-1] == 1:
             arr = arr[..., 0]
         if arr.ndim != 2 or not np.issubdtype(arr.dtype, np.number):

@@ -38,7 +38,7 @@ from typing import Any, Mapping
 
 import numpy as np
 
-from .errors import InputError
+from .errors import InputError, one_line
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -354,9 +354,9 @@ def load_profile(path_or_name: str | Path) -> MachineProfile:
     try:
         data = tomllib.loads(p.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError) as e:
-        raise InputError(f"{p}: cannot read the machine profile ({' '.join(str(e).split())})") from None
+        raise InputError(f"{p}: cannot read the machine profile ({one_line(e)})") from None
     except tomllib.TOMLDecodeError as e:
-        raise InputError(f"{p}: not valid TOML ({' '.join(str(e).split())})") from None
+        raise InputError(f"{p}: not valid TOML ({one_line(e)})") from None
     return profile_from_dict(data, source=str(p))
 
 

@@ -86,7 +86,7 @@ import numpy as np
 
 from .atomic import atomic_path, atomic_write_bytes, check_writable_dir
 from .dataset import FORMAT, MANIFEST, decode_sample, encode_sample
-from .errors import AnimatePainterError, OutputError, SettingsError
+from .errors import AnimatePainterError, OutputError, SettingsError, one_line
 from .progress import NULL_PROGRESS, Progress
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -563,10 +563,6 @@ def preview_sheet(sample: dict[str, Any]) -> np.ndarray:
     return contact_sheet(tiles, labels, cols=min(t_n + 2, 10), tile_px=tile_px)
 
 
-def _one_line(e: BaseException) -> str:
-    return " ".join(str(e).split())[:300]
-
-
 def run_job(job: SampleJob, settings: SynthSettings, preview: bool = False) -> JobResult:
     """Make, encode and (optionally) preview one sample; never raises for a bad input.
 
@@ -585,12 +581,12 @@ def run_job(job: SampleJob, settings: SynthSettings, preview: bool = False) -> J
             png = _png(preview_sheet(sample))
         return JobResult(job.index, job.key, job.source, members=members, preview=png)
     except AnimatePainterError as e:
-        return JobResult(job.index, job.key, job.source, reason=_one_line(e))
+        return JobResult(job.index, job.key, job.source, reason=one_line(e, 300))
     except MemoryError:
         return JobResult(job.index, job.key, job.source, reason="out of memory")
     except Exception as e:  # noqa: BLE001 - one odd image must not stop a million-image run
         log.warning("%s: unexpected %s", job.source, type(e).__name__, exc_info=True)
-        return JobResult(job.index, job.key, job.source, reason=f"unexpected {type(e).__name__}: {_one_line(e)}")
+        return JobResult(job.index, job.key, job.source, reason=f"unexpected {type(e).__name__}: {one_line(e, 300)}")
 
 
 # ----------------------------------------------------------------------------------
@@ -731,7 +727,7 @@ class RayEngine:
                     ray.init(**kwargs)
             except (ConnectionError, TimeoutError, RuntimeError, ValueError) as e:
                 where = f"at {self.address}" if self.address else "locally"
-                raise SettingsError(f"cannot start or join Ray {where} ({_one_line(e)[:160]})") from None
+                raise SettingsError(f"cannot start or join Ray {where} ({one_line(e, 160)})") from None
             self._owned = True
         if self.workers is None:
             self.workers = max(int(ray.cluster_resources().get("CPU", 1)), 1)

@@ -27,7 +27,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from animatepainter.planner.errors import OutputError, SettingsError
+from animatepainter.planner.errors import OutputError, SettingsError, one_line
 from animatepainter.planner.plan import StrokePlan
 from animatepainter.planner.progress import NULL_PROGRESS, Progress
 
@@ -132,7 +132,7 @@ def write_bag(
                         w.write(c_stroke, t, ts.serialize_cdr(factory.build(convert.STROKE_TYPE, d), convert.STROKE_TYPE))
                         st.advance(1)
         except (WriterError, OSError) as e:
-            raise OutputError(f"{bag}: cannot write the bag ({' '.join(str(e).split())[:160]})") from None
+            raise OutputError(f"{bag}: cannot write the bag ({one_line(e, 160)})") from None
         _publish_dir(inner, bag)
     finally:
         shutil.rmtree(stage, ignore_errors=True)

@@ -28,7 +28,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any, Callable, Iterator
 
-from animatepainter.planner.errors import AnimatePainterError, SettingsError
+from animatepainter.planner.errors import AnimatePainterError, SettingsError, one_line
 from animatepainter.planner.plan import StrokePlan
 
 from . import convert
@@ -106,7 +106,7 @@ def _dds_call(what: str, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> A
     try:
         return fn(*args, **kwargs)
     except DDSException as e:
-        raise DeliveryError(f"{what}: Cyclone DDS error ({' '.join(str(e).split())[:160]})") from None
+        raise DeliveryError(f"{what}: Cyclone DDS error ({one_line(e, 160)})") from None
 
 
 #: Cyclone DDS domains created with :data:`LOCALHOST_CONFIG` in this process
@@ -313,7 +313,7 @@ class PlanPublisher:
                 return
             except DDSException as e:
                 if e.code != DDSException.DDS_RETCODE_TIMEOUT:
-                    raise DeliveryError(f"writing {what}: Cyclone DDS error ({' '.join(str(e).split())[:160]})") from None
+                    raise DeliveryError(f"writing {what}: Cyclone DDS error ({one_line(e, 160)})") from None
                 waited += WRITE_BLOCK_S
                 log.warning("writing %s: a subscriber has not acknowledged for %.0f s; still trying (nothing is dropped)", what, waited)
 
@@ -481,7 +481,7 @@ class PlanListener:
         try:
             samples = reader.take(N=256)
         except Exception as e:  # noqa: BLE001 - a sample that does not decode must not stop the listener
-            yield Received("problem", text=f"a sample on {topic} could not be decoded as {msgtype} and was dropped ({type(e).__name__}: {' '.join(str(e).split())[:120]})")
+            yield Received("problem", text=f"a sample on {topic} could not be decoded as {msgtype} and was dropped ({type(e).__name__}: {one_line(e, 120)})")
             return
         now = time.time_ns()
         for s in samples:
