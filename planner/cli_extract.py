@@ -59,6 +59,7 @@ def extract(
     from .atomic import OutputDir, check_writable_dir
     from .cli import RichProgress, console_print
     from .cli_paint import parse_rgb
+    from .depth import BACKENDS
     from .errors import SettingsError
     from .extract import ExtractSettings, extract_plan, load_frames
     from .extract.metrics import frames_vs_plan_sheet, per_step_psnr
@@ -81,8 +82,8 @@ def extract(
         max_frames=max_frames,
     )
     settings.check()
-    if depth_backend not in ("prior", "transformers", "none"):
-        raise SettingsError(f"--depth-backend must be 'prior', 'transformers' or 'none', got {depth_backend!r}")
+    if depth_backend not in (*BACKENDS, "none"):
+        raise SettingsError(f"--depth-backend must be one of {', '.join((*BACKENDS, 'none'))}, got {depth_backend!r}")
     if depth_backend == "transformers" and depth_model is None and depth is None:
         raise SettingsError("--depth-backend transformers needs --depth-model DIR (a local Depth Anything / DPT folder)")
     if not 64 <= video_px <= 4096:
