@@ -28,7 +28,7 @@ from PIL import Image
 from skimage import data
 
 from animatepainter.planner import PaintSettings, load_plan, plan_painting, render_plan
-from animatepainter.planner.cli import main as cli_main
+from animatepainter.cli import main as cli_main
 from animatepainter.planner.images import load_depth
 from animatepainter.planner.layers import depth_layers
 
@@ -41,9 +41,9 @@ TARGET = {"astronaut": 24.0, "chelsea": 28.0}
 
 
 def psnr_ssim(a: np.ndarray, b: np.ndarray) -> tuple[float, float]:
-    from skimage.metrics import peak_signal_noise_ratio, structural_similarity
+    from animatepainter.planner.metrics import psnr, ssim
 
-    return float(peak_signal_noise_ratio(a, b, data_range=255)), float(structural_similarity(a, b, channel_axis=2, data_range=255))
+    return psnr(a, b), ssim(a, b)
 
 
 def depth_order_fraction(plan, layers: np.ndarray) -> float:

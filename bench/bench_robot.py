@@ -6,7 +6,7 @@ ordering; then
 
 * ``before``: the plan adapted to the machine (paints, brushes, reloads) in the
   teacher's fitting order;
-* ``ours``: the same with :func:`animatepainter.planner.robot.apply_machine`'s
+* ``ours``: the same with :func:`animatepainter.planner.machine.adapt.apply_machine`'s
   ordering (inside each (layer, level) run, tool-grouped, render-exact);
 * ``vpype/run``: vpype ``linesort`` (greedy) run on the plotter SVG of ``ours`` with one
   layer per paint run (``export svg --by run``): vpype may reorder inside each layer,
@@ -120,13 +120,13 @@ def main() -> int:
     ap.add_argument("--strokes", type=int, default=2000)
     args = ap.parse_args()
 
-    from skimage.metrics import peak_signal_noise_ratio
-
     from animatepainter.export.svg_layers import layer_groups, write_layered_svg
-    from animatepainter.planner.machine import load_profile
-    from animatepainter.planner.pipeline import PaintSettings, plan_painting
+    from animatepainter.planner.metrics import psnr as psnr_db
+    from animatepainter.planner.machine.profile import load_profile
+    from animatepainter.planner.teacher.pipeline import PaintSettings, plan_painting
     from animatepainter.planner.render import render_plan
-    from animatepainter.planner.robot import apply_machine, insert_actions, machine_report, machine_settings
+    from animatepainter.planner.machine.adapt import apply_machine, insert_actions, machine_settings
+    from animatepainter.planner.machine.motion import machine_report
 
     logging.getLogger("animatepainter.export.svg_layers").setLevel(logging.ERROR)  # per-paint layers warn by design
     prof = load_profile(args.profile)
@@ -150,7 +150,7 @@ def main() -> int:
 
             def row(label: str, plan, secs: float) -> dict:
                 out = render_plan(plan, width_px=w)
-                psnr = float(peak_signal_noise_ratio(res.image, out, data_range=255))
+                psnr = psnr_db(res.image, out)
                 diff = np.abs(out.astype(np.int16) - ref.astype(np.int16)).max(axis=2)
                 same = bool(diff.max() <= 1)  # equal up to float rounding of the compositing order
                 ndiff = int((diff > 0).sum())

@@ -35,7 +35,7 @@ from animatepainter.planner.plan import Brush, Canvas, Paint, Stroke, StrokePlan
 
 
 #: the installed entry point, run with this interpreter
-CLI = "import sys; from animatepainter.planner.cli import main; sys.exit(main(sys.argv[1:]))"
+CLI = "import sys; from animatepainter.cli.app import main; sys.exit(main(sys.argv[1:]))"
 
 
 def synthetic_plan(n: int, seed: int = 0, w: float = 300.0, h: float = 200.0) -> StrokePlan:

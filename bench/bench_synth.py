@@ -28,7 +28,7 @@ import time
 from pathlib import Path
 from typing import Iterator
 
-from animatepainter.planner.synth import SynthSettings, synth_dataset
+from animatepainter.model.data.synth import SynthSettings, synth_dataset
 
 
 class _Clock:

@@ -20,54 +20,20 @@ import time
 from pathlib import Path
 from typing import Any
 
-import cv2
 import numpy as np
 
 from animatepainter.planner.atomic import OutputDir, atomic_write_bytes
+from animatepainter.planner.metrics import plan_metrics
 from animatepainter.planner.plan import StrokePlan
 from animatepainter.planner.progress import NULL_PROGRESS, Progress
-from animatepainter.planner.render import render_plan, render_progress, step_ends
+from animatepainter.planner.render import render_progress, step_ends
 
-from .svg import write_svg
-from .video import contact_sheet, write_mp4, write_png
+from animatepainter.export.svg import write_svg
+from animatepainter.export.video import contact_sheet, write_mp4, write_png
 
 log = logging.getLogger(__name__)
 
-__all__ = ["plan_metrics", "write_outputs", "step_caption"]
-
-
-def plan_metrics(plan: StrokePlan, image: np.ndarray, rendered: np.ndarray | None = None) -> dict[str, Any]:
-    """Quality and machine figures of a plan against its source image.
-
-    Args:
-        plan: the plan.
-        image: uint8 ``(h, w, 3)`` the image the plan reproduces; the plan is rendered
-            over the image's box at this size.
-        rendered: that render, if already made (uint8 ``(h, w, 3)``).
-
-    Returns:
-        dict with ``strokes``, ``psnr_db``, ``ssim``, ``pen_up_travel_mm``,
-        ``pen_down_mm``, ``layer_order_fraction``, ``steps``, ``paints``, ``brushes``.
-    """
-    from skimage.metrics import peak_signal_noise_ratio, structural_similarity
-
-    h, w = image.shape[:2]
-    out = render_plan(plan, width_px=w, region="image") if rendered is None else rendered
-    if out.shape[:2] != (h, w):
-        out = cv2.resize(out, (w, h), interpolation=cv2.INTER_AREA)
-    psnr = float(peak_signal_noise_ratio(image, out, data_range=255))
-    ssim = float(structural_similarity(image, out, channel_axis=2, data_range=255))
-    return {
-        "strokes": len(plan.strokes),
-        "psnr_db": round(psnr, 3),
-        "ssim": round(ssim, 4),
-        "pen_up_travel_mm": round(plan.pen_up_travel_mm(), 1),
-        "pen_down_mm": round(plan.pen_down_mm(), 1),
-        "layer_order_fraction": round(plan.layer_order_fraction(), 6),
-        "steps": plan.n_steps,
-        "paints": len(plan.palette),
-        "brushes": len(plan.brushes),
-    }
+__all__ = ["write_outputs", "step_caption"]
 
 
 def step_caption(plan: StrokePlan, step: int) -> str:

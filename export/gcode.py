@@ -14,7 +14,7 @@ every stroke, dip and change. The program ends with ``M2``.
 
 Coordinates are machine coordinates: the plan's canvas millimetres mapped by the
 profile's ``canvas.origin_mm`` and ``canvas.y_axis``. The motion is
-:func:`animatepainter.planner.robot.execution_events`, the same sequence the time
+:func:`animatepainter.planner.machine.motion.execution_events`, the same sequence the time
 estimate of ``report.json`` is computed from.
 """
 
@@ -25,9 +25,10 @@ from pathlib import Path
 import numpy as np
 
 from animatepainter.planner.atomic import atomic_write_bytes
-from animatepainter.planner.machine import MachineProfile
+from animatepainter.planner.machine.profile import MachineProfile
 from animatepainter.planner.plan import StrokePlan
-from animatepainter.planner.robot import check_plan_on_machine, execution_events, machine_report
+from animatepainter.planner.machine.adapt import check_plan_on_machine
+from animatepainter.planner.machine.motion import execution_events, machine_report
 
 __all__ = ["plan_to_gcode", "write_gcode"]
 
@@ -48,7 +49,7 @@ def plan_to_gcode(plan: StrokePlan, profile: MachineProfile) -> str:
 
     Raises:
         PlanError: the plan does not fit the machine (see
-            :func:`animatepainter.planner.robot.check_plan_on_machine`).
+            :func:`animatepainter.planner.machine.adapt.check_plan_on_machine`).
     """
     check_plan_on_machine(plan, profile)
     m = profile.motion

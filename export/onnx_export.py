@@ -1,4 +1,4 @@
-"""Export the diffuser's networks to ONNX (``animatepainter export-onnx``).
+"""Export the diffuser's networks to ONNX (``animatepainter export onnx``).
 
 The sampling loop of :class:`~animatepainter.model.pipeline.AnimatePainterPipeline`
 runs two networks, both through :class:`~animatepainter.model.denoiser.ProcessDenoiser`:
@@ -297,7 +297,7 @@ def export_onnx(
             disagrees with PyTorch past the tolerance.
     """
     if not MIN_OPSET <= int(opset) <= MAX_OPSET:
-        raise SettingsError(f"--opset must be between {MIN_OPSET} and {MAX_OPSET}, got {opset}")
+        raise SettingsError(f"opset must be between {MIN_OPSET} and {MAX_OPSET}, got {opset}", "opset")
     import onnx
     import onnxruntime
     import torch
@@ -312,7 +312,7 @@ def export_onnx(
     from animatepainter.model.df_encoder import ImageTokenEncoder
 
     if not isinstance(pipe.image_encoder, ImageTokenEncoder) and int(opset) < 18:
-        raise SettingsError(f"{ckpt}: a CLIP image encoder (Stable Video Diffusion) needs --opset 18 or later (antialiased resize of its input)")
+        raise SettingsError(f"opset {opset} is too old for {ckpt}: a CLIP image encoder (Stable Video Diffusion) needs 18 or later (antialiased resize of its input)", "opset")
     ck_hash = checkpoint_sha256(ckpt)
     den = pipe.denoiser.eval().requires_grad_(False)
     cond_graph, den_graph = _wrappers(den)

@@ -36,7 +36,7 @@ import numpy as np
 from animatepainter.planner.errors import InputError, SettingsError, one_line
 from animatepainter.planner.images import file_sha256
 
-from .onnx_export import GRAPH_FILES, MANIFEST_NAME, ONNX_FORMAT, checkpoint_sha256, package_version
+from animatepainter.export.onnx_export import GRAPH_FILES, MANIFEST_NAME, ONNX_FORMAT, checkpoint_sha256, package_version
 
 log = logging.getLogger(__name__)
 
@@ -92,11 +92,11 @@ def provider_chain(provider: str, trt_cache: Optional[Path] = None, trt_fp16: bo
         SettingsError: unknown name, or a provider this onnxruntime build lacks.
     """
     if provider not in ("auto", *PROVIDERS):
-        raise SettingsError(f"--provider must be auto, {', '.join(PROVIDERS)}; got {provider!r}")
+        raise SettingsError(f"provider must be auto, {', '.join(PROVIDERS)}; got {provider!r}", "provider")
     have = available_providers()
     if provider != "auto" and provider not in have:
         hint = " (install onnxruntime-gpu: pip install 'animatepainter[gpu]')" if provider in ("cuda", "tensorrt") else ""
-        raise SettingsError(f"--provider {provider}: {PROVIDERS[provider]} is not available in this onnxruntime build; available: {', '.join(have) or 'none'}{hint}")
+        raise SettingsError(f"provider {provider}: {PROVIDERS[provider]} is not available in this onnxruntime build; available: {', '.join(have) or 'none'}{hint}", "provider")
     if provider == "auto":
         names = have
     else:
@@ -135,7 +135,7 @@ def load_manifest(onnx_dir: str | Path, verify_files: bool = True) -> dict[str, 
     """
     root = Path(onnx_dir)
     if not root.is_dir():
-        raise InputError(f"{root}: ONNX export folder not found (make one with `animatepainter export-onnx --ckpt CKPT -o {root}`)")
+        raise InputError(f"{root}: ONNX export folder not found (make one with `animatepainter export onnx --ckpt CKPT -o {root}`)")
     mp = root / MANIFEST_NAME
     if not mp.is_file():
         raise InputError(f"{root}: not an AnimatePainter ONNX export (no {MANIFEST_NAME})")
@@ -145,10 +145,10 @@ def load_manifest(onnx_dir: str | Path, verify_files: bool = True) -> dict[str, 
         raise InputError(f"{mp}: unreadable ({one_line(e, 120)})") from None
     if not isinstance(man, dict) or man.get("format") != ONNX_FORMAT:
         got = man.get("format") if isinstance(man, dict) else None
-        raise InputError(f"{root}: ONNX export format {got!r}, this version reads {ONNX_FORMAT!r}; re-export with `animatepainter export-onnx`")
+        raise InputError(f"{root}: ONNX export format {got!r}, this version reads {ONNX_FORMAT!r}; re-export with `animatepainter export onnx`")
     ver = package_version()
     if man.get("package_version") != ver:
-        raise InputError(f"{root}: exported by animatepainter {man.get('package_version')}, this is {ver}; re-export with `animatepainter export-onnx`")
+        raise InputError(f"{root}: exported by animatepainter {man.get('package_version')}, this is {ver}; re-export with `animatepainter export onnx`")
     graphs = man.get("graphs")
     if not isinstance(graphs, dict) or set(graphs) != set(GRAPH_FILES):
         raise InputError(f"{mp}: the manifest must list the graphs {', '.join(GRAPH_FILES)}")
@@ -159,7 +159,7 @@ def load_manifest(onnx_dir: str | Path, verify_files: bool = True) -> dict[str, 
                 if not p.is_file():
                     raise InputError(f"{root}: {f} is missing")
                 if file_sha256(p) != sha:
-                    raise InputError(f"{root}: {f} is not the file this manifest describes (SHA-256 differs); re-export with `animatepainter export-onnx`")
+                    raise InputError(f"{root}: {f} is not the file this manifest describes (SHA-256 differs); re-export with `animatepainter export onnx`")
     return man
 
 
@@ -242,7 +242,7 @@ class OrtDenoiser:
         self.dir = Path(onnx_dir)
         self.manifest = load_manifest(self.dir, verify_files=verify_files)
         if threads is not None and threads < 1:
-            raise SettingsError(f"--threads must be at least 1, got {threads}")
+            raise SettingsError(f"threads must be at least 1, got {threads}", "threads")
         fp16 = self.manifest.get("precision") == "fp16" if trt_fp16 is None else bool(trt_fp16)
         cache = Path(trt_cache).expanduser() if trt_cache is not None else default_trt_cache()
         chain = provider_chain(provider, trt_cache=cache, trt_fp16=fp16, device_id=device_id, tf32=tf32)
@@ -250,7 +250,7 @@ class OrtDenoiser:
             try:
                 cache.mkdir(parents=True, exist_ok=True)
             except OSError as e:
-                raise SettingsError(f"--trt-cache {cache}: cannot create it ({e.strerror})") from None
+                raise SettingsError(f"trt_cache {cache}: cannot create it ({e.strerror})", "trt_cache") from None
         if any(n != PROVIDERS["cpu"] for n, _ in chain) and hasattr(ort, "preload_dlls"):
             # onnxruntime-gpu's own loader of the CUDA / cuDNN libraries (those torch
             # already loaded, else the nvidia-* pip packages)
@@ -275,7 +275,7 @@ class OrtDenoiser:
         self.providers: list[str] = list(got)
         self.provider: str = _SHORT.get(got[0], got[0])
         if provider != "auto" and self.provider != provider:
-            raise SettingsError(f"--provider {provider}: {PROVIDERS[provider]} did not start (onnxruntime fell back to {', '.join(got)}); check its CUDA/TensorRT libraries or use --provider auto")
+            raise SettingsError(f"provider {provider}: {PROVIDERS[provider]} did not start (onnxruntime fell back to {', '.join(got)}); check its CUDA/TensorRT libraries or use auto", "provider")
         self.device_id = int(device_id)
         self._ort_device = "cuda" if self.provider in ("tensorrt", "cuda") else "cpu"
         self._cond_names = [f"cond_{f}" for f in self.manifest["pipeline"]["cond_fields"]]
@@ -395,6 +395,6 @@ def open_backend(
         InputError: bad export folder or a checkpoint / pipeline that doesn't match it.
         SettingsError: provider missing or failing to start.
     """
-    provider_chain(provider)  # a bad or missing --provider fails first
+    provider_chain(provider)  # a bad or missing provider fails first
     check_checkpoint(load_manifest(onnx_dir, verify_files=False), ckpt, pipe)
     return OrtDenoiser(onnx_dir, provider=provider, trt_cache=trt_cache, trt_fp16=trt_fp16, threads=threads)

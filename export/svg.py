@@ -19,15 +19,10 @@ from pathlib import Path
 from xml.sax.saxutils import escape, quoteattr
 
 from animatepainter.planner.atomic import atomic_write_bytes
+from animatepainter.planner.colors import hex_rgb
 from animatepainter.planner.plan import StrokePlan
 
 __all__ = ["plan_to_svg", "write_svg", "hex_rgb", "svg_head"]
-
-
-def hex_rgb(rgb) -> str:
-    """``(r, g, b)`` 0..255 to ``#rrggbb``."""
-    r, g, b = (int(v) for v in rgb)
-    return f"#{r:02x}{g:02x}{b:02x}"
 
 
 def _num(v: float) -> str:

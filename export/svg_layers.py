@@ -32,7 +32,7 @@ from animatepainter.planner.atomic import atomic_write_bytes
 from animatepainter.planner.errors import SettingsError
 from animatepainter.planner.plan import Stroke, StrokePlan
 
-from .svg import svg_head, svg_layer
+from animatepainter.export.svg import svg_head, svg_layer
 
 log = logging.getLogger(__name__)
 
@@ -44,7 +44,7 @@ GROUPINGS = ("paint", "run", "group")
 def layer_groups(plan: StrokePlan, by: str = "paint") -> list[tuple[str, list[Stroke]]]:
     """The layers of :func:`plan_to_layered_svg`: ``[(name, strokes), ...]`` in plotting order."""
     if by not in GROUPINGS:
-        raise SettingsError(f"--by must be one of {', '.join(GROUPINGS)}, got {by!r}")
+        raise SettingsError(f"by must be one of {', '.join(GROUPINGS)}, got {by!r}", "by")
     names = {p.id: p.name for p in plan.palette}
     widths = {b.id: b.width_mm for b in plan.brushes}
     out: list[tuple[str, list[Stroke]]] = []

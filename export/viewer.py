@@ -361,9 +361,9 @@ def viewer_data(
         a JSON-serialisable dict; ``"mode"`` is ``"vector"`` or ``"raster"``.
     """
     if max_vector_strokes < 0:
-        raise SettingsError(f"--max-vector-strokes must be 0 or more, got {max_vector_strokes}")
+        raise SettingsError(f"max_vector_strokes must be 0 or more, got {max_vector_strokes}", "max_vector_strokes")
     if not 64 <= raster_px <= 4096:
-        raise SettingsError(f"--raster-px must be between 64 and 4096, got {raster_px}")
+        raise SettingsError(f"raster_px must be between 64 and 4096, got {raster_px}", "raster_px")
     plan = inputs.plan
     c = plan.canvas
     n = len(plan.strokes)
@@ -495,9 +495,9 @@ def build_viewer(
     if out.is_dir():
         out = out / "viewer.html"
     if max_vector_strokes < 0:
-        raise SettingsError(f"--max-vector-strokes must be 0 or more, got {max_vector_strokes}")
+        raise SettingsError(f"max_vector_strokes must be 0 or more, got {max_vector_strokes}", "max_vector_strokes")
     if not 64 <= raster_px <= 4096:
-        raise SettingsError(f"--raster-px must be between 64 and 4096, got {raster_px}")
+        raise SettingsError(f"raster_px must be between 64 and 4096, got {raster_px}", "raster_px")
     inputs = find_inputs(plan_or_outdir, source=source, depth=depth, frames=frames, title=title)
     data = viewer_data(inputs, max_vector_strokes=max_vector_strokes, raster_px=raster_px, progress=progress)
     body = viewer_html(data).encode("utf-8")

@@ -82,41 +82,41 @@ def load_model_config(spec: str | Path) -> ModelConfig:
     else:
         p = Path(s)
         if not p.is_file():
-            raise SettingsError(f"--config {s!r}: not one of {', '.join(BUILTIN_CONFIGS)} and no such JSON file")
+            raise SettingsError(f"config {s!r}: not one of {', '.join(BUILTIN_CONFIGS)} and no such JSON file", "config")
         try:
             text = p.read_text()
         except OSError as e:
-            raise SettingsError(f"--config {p}: unreadable ({e.strerror})") from None
+            raise SettingsError(f"config {p}: unreadable ({e.strerror})", "config") from None
         src = str(p)
     try:
         d = json.loads(text)
     except ValueError as e:
-        raise SettingsError(f"--config {src}: not valid JSON ({e})") from None
+        raise SettingsError(f"config {src}: not valid JSON ({e})", "config") from None
     if not isinstance(d, dict):
-        raise SettingsError(f"--config {src}: must be a JSON object")
+        raise SettingsError(f"config {src}: must be a JSON object", "config")
     missing = [k for k in _REQUIRED if k not in d]
     if missing:
-        raise SettingsError(f"--config {src}: missing key(s) {', '.join(missing)}")
+        raise SettingsError(f"config {src}: missing key(s) {', '.join(missing)}", "config")
     known = set(ModelConfig.__dataclass_fields__)
     unknown = sorted(set(d) - known)
     if unknown:
-        raise SettingsError(f"--config {src}: unknown key(s) {', '.join(unknown)}")
+        raise SettingsError(f"config {src}: unknown key(s) {', '.join(unknown)}", "config")
     d.setdefault("name", Path(src).stem)
     cfg = ModelConfig(**d)
     if cfg.resolution < 8 or cfg.resolution % cfg.patch_size:
-        raise SettingsError(f"--config {src}: resolution {cfg.resolution} must be >= 8 and a multiple of patch_size {cfg.patch_size}")
+        raise SettingsError(f"config {src}: resolution {cfg.resolution} must be >= 8 and a multiple of patch_size {cfg.patch_size}", "config")
     down = len(cfg.unet.get("block_out_channels", [])) - 1
     grid = cfg.resolution // cfg.patch_size
     if down < 0 or grid % (2**down):
-        raise SettingsError(f"--config {src}: the UNet grid ({grid} cells) must be divisible by 2^{down} (its down-sampling)")
+        raise SettingsError(f"config {src}: the UNet grid ({grid} cells) must be divisible by 2^{down} (its down-sampling)", "config")
     if cfg.output_head not in ("plain", "composite"):
-        raise SettingsError(f"--config {src}: output_head must be 'plain' or 'composite', got {cfg.output_head!r}")
+        raise SettingsError(f"config {src}: output_head must be 'plain' or 'composite', got {cfg.output_head!r}", "config")
     if cfg.output_head == "composite" and cfg.scheduler.get("prediction_type") != "sample":
-        raise SettingsError(f"--config {src}: output_head 'composite' needs scheduler prediction_type 'sample'")
+        raise SettingsError(f"config {src}: output_head 'composite' needs scheduler prediction_type 'sample'", "config")
     if len(cfg.background) != 3 or any(not 0 <= int(v) <= 255 for v in cfg.background):
-        raise SettingsError(f"--config {src}: background must be three integers 0..255")
+        raise SettingsError(f"config {src}: background must be three integers 0..255", "config")
     if cfg.num_frames < 2:
-        raise SettingsError(f"--config {src}: num_frames must be at least 2")
+        raise SettingsError(f"config {src}: num_frames must be at least 2", "config")
     if any(int(c) % 32 for c in cfg.unet.get("block_out_channels", [])):
-        raise SettingsError(f"--config {src}: unet block_out_channels must be multiples of 32 (GroupNorm with 32 groups)")
+        raise SettingsError(f"config {src}: unet block_out_channels must be multiples of 32 (GroupNorm with 32 groups)", "config")
     return cfg

@@ -46,7 +46,7 @@ import torch.nn.functional as F
 from diffusers import UNetSpatioTemporalConditionModel
 from torch import nn
 
-from .df_encoder import DFEncoder, ImageTokenEncoder, fourier_positions
+from animatepainter.model.df_encoder import DFEncoder, ImageTokenEncoder, fourier_positions
 
 __all__ = ["Conditioning", "ModelSpace", "ProcessDenoiser", "build_unet", "expand_conv_in", "unet_in_channels", "unet_out_channels", "zero_init_output", "OUTPUT_HEADS"]
 

@@ -1,7 +1,7 @@
 """Evaluating a painting-process diffuser against the teacher's ground truth.
 
 Held-out samples are synthesised by the package's own data pipeline
-(:func:`animatepainter.planner.synth.synthesize`: teacher strokes, erasure frames) from
+(:func:`animatepainter.model.data.synth.synthesize`: teacher strokes, erasure frames) from
 procedural scenes made with a dataset seed that training did not use, and from real
 photographs shipped with scikit-image (``skimage.data``; no procedural training scene
 is a photograph). Each model generates the process of every held-out image from its
@@ -35,7 +35,6 @@ from __future__ import annotations
 
 import json
 import logging
-import math
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -44,6 +43,7 @@ from typing import Any, Iterable, Optional, Sequence
 import numpy as np
 
 from animatepainter.planner.errors import InputError, SettingsError
+from animatepainter.planner.metrics import psnr, ssim
 from animatepainter.planner.progress import NULL_PROGRESS, Progress
 
 log = logging.getLogger(__name__)
@@ -104,11 +104,6 @@ class ProcessMetrics:
     n: int = 1
 
 
-def _psnr(a: np.ndarray, b: np.ndarray) -> float:
-    mse = float(np.mean((np.asarray(a, np.float64) - np.asarray(b, np.float64)) ** 2))
-    return 99.0 if mse <= 1e-10 else 10.0 * math.log10(1.0 / mse)
-
-
 def first_painted(frames: np.ndarray, blank: np.ndarray, threshold: float = PAINT_THRESHOLD) -> np.ndarray:
     """First frame at which each pixel differs from the blank canvas.
 
@@ -156,18 +151,15 @@ def coverage_monotonicity(frames: np.ndarray, blank: np.ndarray, threshold: floa
 
 def process_metrics(frames: np.ndarray, sample: HeldoutSample) -> ProcessMetrics:
     """Score a generated process ``frames`` float ``(T, H, W, 3)`` against ``sample``."""
-    from skimage.metrics import structural_similarity
-
     gt = sample.frames
     if frames.shape != gt.shape:
         raise ValueError(f"generated frames {frames.shape} and ground truth {gt.shape} differ in shape")
     blank = gt[0]
     mid = slice(1, -1) if gt.shape[0] > 2 else slice(None)
-    psnrs = [_psnr(f, g) for f, g in zip(frames[mid], gt[mid])]
-    win = min(7, min(gt.shape[1:3]) // 2 * 2 - 1)
-    ssims = [float(structural_similarity(f, g, channel_axis=-1, data_range=1.0, win_size=win)) for f, g in zip(frames[mid], gt[mid])]
+    psnrs = [psnr(f, g, data_range=1.0) for f, g in zip(frames[mid], gt[mid])]
+    ssims = [ssim(f, g, data_range=1.0) for f, g in zip(frames[mid], gt[mid])]
     return ProcessMetrics(
-        final_psnr=_psnr(frames[-1], sample.image),
+        final_psnr=psnr(frames[-1], sample.image, data_range=1.0),
         frame_psnr=float(np.mean(psnrs)),
         frame_ssim=float(np.mean(ssims)),
         depth_order=depth_order_score(frames, sample.image, sample.depth, blank),
@@ -226,7 +218,7 @@ def heldout_samples(
         procedural: procedural scenes (exact depth), from dataset seed ``seed``.
         real: names of ``skimage.data`` photographs (depth from the offline prior).
     """
-    from animatepainter.planner.synth import SynthSettings, make_jobs, synthesize
+    from animatepainter.model.data.synth import SynthSettings, make_jobs, synthesize
 
     settings = SynthSettings(frames=frames, size=size, seed=seed)
     settings.check()
@@ -252,7 +244,7 @@ def heldout_samples(
 
 def samples_from_dataset(path: str | Path, limit: Optional[int] = None) -> list[HeldoutSample]:
     """Held-out samples from a dataset folder made by ``animatepainter synth``."""
-    from animatepainter.planner.dataset import DatasetReader
+    from animatepainter.model.data.dataset import DatasetReader
 
     out = []
     for s in DatasetReader(path):
@@ -334,7 +326,7 @@ def evaluate_models(
     if not samples:
         raise SettingsError("the held-out set is empty")
     if steps < 1:
-        raise SettingsError(f"--steps must be at least 1, got {steps}")
+        raise SettingsError(f"steps must be at least 1, got {steps}", "steps")
     t0 = time.perf_counter()
     per: dict[str, list[ProcessMetrics]] = {}
     per["teacher"] = [process_metrics(s.frames, s) for s in samples]

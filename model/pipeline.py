@@ -36,9 +36,9 @@ from diffusers.utils import BaseOutput
 from animatepainter.planner.errors import InputError, OutputError, SettingsError, one_line
 from animatepainter.planner.progress import NULL_PROGRESS, Progress
 
-from .config import ModelConfig, load_model_config
-from .denoiser import OUTPUT_HEADS, ModelSpace, ProcessDenoiser, build_unet, expand_conv_in, unet_in_channels, unet_out_channels, zero_init_output
-from .df_encoder import DFEncoder, ImageTokenEncoder
+from animatepainter.model.config import ModelConfig, load_model_config
+from animatepainter.model.denoiser import OUTPUT_HEADS, ModelSpace, ProcessDenoiser, build_unet, expand_conv_in, unet_in_channels, unet_out_channels, zero_init_output
+from animatepainter.model.df_encoder import DFEncoder, ImageTokenEncoder
 
 log = logging.getLogger(__name__)
 
@@ -183,7 +183,7 @@ class AnimatePainterPipeline(DiffusionPipeline):
         )
         self._check_consistent()
         if self.config.spatial_bias:
-            from .attention import install_spatial_bias
+            from animatepainter.model.attention import install_spatial_bias
 
             install_spatial_bias(self.unet, self.token_grids())
 
@@ -406,9 +406,9 @@ class AnimatePainterPipeline(DiffusionPipeline):
                 PyTorch modules.
         """
         if not 1 <= int(num_inference_steps) <= 1000:
-            raise SettingsError(f"--steps must be between 1 and 1000, got {num_inference_steps}")
+            raise SettingsError(f"num_inference_steps must be between 1 and 1000, got {num_inference_steps}", "num_inference_steps")
         if output_type not in ("np", "pt"):
-            raise SettingsError(f"output_type must be 'np' or 'pt', got {output_type!r}")
+            raise SettingsError(f"output_type must be 'np' or 'pt', got {output_type!r}", "output_type")
         if generator is None:
             generator = torch.Generator().manual_seed(0 if seed is None else int(seed))
         device = self.unet.device

@@ -1,11 +1,11 @@
 """Training the painting-process diffuser with Hugging Face Accelerate.
 
 ``train(dataset, out, settings)`` runs unchanged on the CPU, one GPU, or many
-(``accelerate launch --multi_gpu -m animatepainter.planner.cli train ...``; several CPU
-processes: ``torchrun --standalone --nproc_per_node N -m animatepainter.planner.cli train ...``):
+(``accelerate launch --multi_gpu -m animatepainter.cli.app train ...``; several CPU
+processes: ``torchrun --standalone --nproc_per_node N -m animatepainter.cli.app train ...``):
 
 * the synthesised dataset is streamed through
-  :class:`~animatepainter.planner.dataset.DatasetReader` (its ``torch_dataset`` deals
+  :class:`~animatepainter.model.data.dataset.DatasetReader` (its ``torch_dataset`` deals
   shards to processes and loader workers); epochs are chained into an endless stream;
 * the loss is the diffusion loss of the pipeline's scheduler: for DDPM/DDIM-type
   schedulers ``v``-prediction (or epsilon / sample, as configured) with min-SNR-gamma
@@ -107,27 +107,27 @@ class TrainSettings:
     def check(self) -> None:
         """Raise :class:`SettingsError` naming the first impossible setting."""
         if self.steps < 1:
-            raise SettingsError(f"--steps must be at least 1, got {self.steps}")
+            raise SettingsError(f"steps must be at least 1, got {self.steps}", "steps")
         if self.batch_size is not None and self.batch_size < 1:
-            raise SettingsError(f"--batch-size must be at least 1, got {self.batch_size}")
+            raise SettingsError(f"batch_size must be at least 1, got {self.batch_size}", "batch_size")
         if self.learning_rate is not None and not 0 < self.learning_rate < 1:
-            raise SettingsError(f"--lr must be in (0, 1), got {self.learning_rate}")
+            raise SettingsError(f"learning_rate must be in (0, 1), got {self.learning_rate}", "learning_rate")
         if self.ema_decay is not None and not 0 <= self.ema_decay < 1:
-            raise SettingsError(f"--ema-decay must be in [0, 1), got {self.ema_decay}")
+            raise SettingsError(f"ema_decay must be in [0, 1), got {self.ema_decay}", "ema_decay")
         if self.checkpoint_every < 1:
-            raise SettingsError(f"--checkpoint-every must be at least 1, got {self.checkpoint_every}")
+            raise SettingsError(f"checkpoint_every must be at least 1, got {self.checkpoint_every}", "checkpoint_every")
         if self.keep_checkpoints < 1:
-            raise SettingsError(f"--keep-checkpoints must be at least 1, got {self.keep_checkpoints}")
+            raise SettingsError(f"keep_checkpoints must be at least 1, got {self.keep_checkpoints}", "keep_checkpoints")
         if self.num_workers < 0:
-            raise SettingsError(f"--workers must be >= 0, got {self.num_workers}")
+            raise SettingsError(f"num_workers must be >= 0, got {self.num_workers}", "num_workers")
         if self.mixed_precision not in ("auto", "no", "fp16", "bf16"):
-            raise SettingsError(f"--mixed-precision must be auto, no, fp16 or bf16, got {self.mixed_precision!r}")
+            raise SettingsError(f"mixed_precision must be auto, no, fp16 or bf16, got {self.mixed_precision!r}", "mixed_precision")
         if self.device not in ("auto", "cpu"):
-            raise SettingsError(f"--device must be auto or cpu, got {self.device!r}")
+            raise SettingsError(f"device must be auto or cpu, got {self.device!r}", "device")
         if self.augment not in ("dihedral", "hflip", "none"):
-            raise SettingsError(f"--augment must be dihedral, hflip or none, got {self.augment!r}")
+            raise SettingsError(f"augment must be dihedral, hflip or none, got {self.augment!r}", "augment")
         if self.save_dtype not in ("fp32", "fp16"):
-            raise SettingsError(f"--save-dtype must be fp32 or fp16, got {self.save_dtype!r}")
+            raise SettingsError(f"save_dtype must be fp32 or fp16, got {self.save_dtype!r}", "save_dtype")
 
     def resolved(self, train_defaults: dict[str, Any]) -> "TrainSettings":
         """These settings with ``None`` fields filled from the config's defaults."""
@@ -192,8 +192,8 @@ def latest_checkpoint(out: str | Path) -> Optional[Path]:
 def _build_pipeline(settings: TrainSettings, frames: int, size: int):
     """The initial pipeline: from the model config, or on a Stable Video Diffusion
     checkpoint (which then makes ``frames`` frames at the dataset's ``size``)."""
-    from .config import load_model_config
-    from .pipeline import AnimatePainterPipeline
+    from animatepainter.model.config import load_model_config
+    from animatepainter.model.pipeline import AnimatePainterPipeline
 
     if settings.svd:
         pipe = AnimatePainterPipeline.from_svd(settings.svd, resolution=size, num_frames=frames, use_df_encoder=settings.use_df_encoder is not False, seed=settings.seed)
@@ -379,9 +379,9 @@ def train(dataset: str | Path, out: str | Path, settings: TrainSettings, progres
     from diffusers.training_utils import EMAModel
 
     from animatepainter.planner.atomic import check_writable_dir
-    from animatepainter.planner.dataset import DatasetReader
+    from animatepainter.model.data.dataset import DatasetReader
 
-    from .pipeline import save_pipeline
+    from animatepainter.model.pipeline import save_pipeline
 
     settings.check()
     out = Path(out)
@@ -395,7 +395,7 @@ def train(dataset: str | Path, out: str | Path, settings: TrainSettings, progres
     if mp == "auto":
         mp = ("bf16" if torch.cuda.is_bf16_supported() else "fp16") if cuda else "no"
     if mp != "no" and not cuda:
-        raise SettingsError(f"--mixed-precision {mp} needs a GPU; use --mixed-precision no on the CPU")
+        raise SettingsError(f"mixed_precision {mp} needs a GPU; use 'no' on the CPU", "mixed_precision")
     accelerator = Accelerator(mixed_precision=mp, cpu=not cuda)
     set_seed(settings.seed)
     pipe, defaults = _build_pipeline(settings, reader.frames, int(reader.manifest.get("settings", {}).get("size", 0)) or None)

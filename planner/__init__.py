@@ -18,14 +18,14 @@ try:
 except _metadata.PackageNotFoundError:  # running from a source tree that is not installed
     __version__ = "0.0.0+unknown"
 
-from .depth import estimate_depth, prior_depth
-from .errors import AnimatePainterError, InputError, OutputError, PlanError, SettingsError
-from .images import load_depth, load_image
-from .layers import depth_layers
-from .pipeline import PaintResult, PaintSettings, plan_painting
-from .plan import Brush, Canvas, Paint, Stroke, StrokePlan, load_plan, schema_path
-from .render import render_plan, render_steps
-from .scenes import Scene, make_scene
+from animatepainter.planner.depth import estimate_depth, prior_depth
+from animatepainter.planner.errors import AnimatePainterError, InputError, OutputError, PlanError, SettingsError
+from animatepainter.planner.images import load_depth, load_image
+from animatepainter.planner.layers import depth_layers
+from animatepainter.planner.teacher.pipeline import PaintResult, PaintSettings, plan_painting
+from animatepainter.planner.plan import Brush, Canvas, Paint, Stroke, StrokePlan, load_plan, schema_path
+from animatepainter.planner.render import render_plan, render_steps
+from animatepainter.planner.scenes import Scene, make_scene
 
 logging.getLogger(__name__).addHandler(logging.NullHandler())
 

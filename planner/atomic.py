@@ -15,7 +15,7 @@ import tempfile
 from pathlib import Path
 from typing import Iterator
 
-from .errors import OutputError
+from animatepainter.planner.errors import OutputError
 
 __all__ = ["atomic_write_bytes", "atomic_path", "OutputDir", "check_writable_dir"]
 

@@ -32,7 +32,7 @@ from typing import Literal
 import cv2
 import numpy as np
 
-from .errors import InputError, SettingsError, one_line
+from animatepainter.planner.errors import InputError, SettingsError, one_line
 
 log = logging.getLogger(__name__)
 
@@ -188,6 +188,6 @@ def estimate_depth(image: np.ndarray, backend: str = "prior", model_path: str | 
         return prior_depth(image)
     if backend == "transformers":
         if model_path is None:
-            raise SettingsError("depth backend 'transformers' needs --depth-model DIR (a local model directory)")
+            raise SettingsError("model_path is required by the 'transformers' depth backend (a local model directory)", "model_path")
         return _cached_model(str(Path(model_path).resolve()), device)(image)
     raise SettingsError(f"unknown depth backend {backend!r} (choose from {', '.join(BACKENDS)})")

@@ -24,7 +24,23 @@ class PlanError(AnimatePainterError):
 
 
 class SettingsError(AnimatePainterError):
-    """An option or setting is impossible (e.g. ``--strokes 0``)."""
+    """A setting is impossible (e.g. ``strokes = 0``).
+
+    Library code names the settings *field* (``PaintSettings.strokes``): the message
+    starts with it, and ``field`` holds it, so that the command line can say the flag
+    instead (``--strokes must be ...``) while Python callers read the field they set.
+    """
+
+    def __init__(self, message: str, field: str | None = None) -> None:
+        super().__init__(message)
+        self.field = field
+
+    def renamed(self, name: str) -> str:
+        """The message with its leading field name replaced by ``name`` (a flag)."""
+        text = str(self)
+        if self.field and text.startswith(self.field):
+            return name + text[len(self.field) :]
+        return text
 
 
 class OutputError(AnimatePainterError):

@@ -22,7 +22,7 @@ import cv2
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
-from .errors import InputError, one_line
+from animatepainter.planner.errors import InputError, one_line
 
 log = logging.getLogger(__name__)
 
@@ -66,8 +66,12 @@ def to_rgb8(img: Image.Image, background: Sequence[int] = (255, 255, 255)) -> np
         g = np.clip(np.rint(arr / top * 255.0), 0, 255).astype(np.uint8)
         return np.repeat(g[..., None], 3, axis=2)
     if mode == "F":
-        arr = np.asarray(img, np.float64)
-        arr = np.nan_to_num(arr)
+        with np.errstate(invalid="ignore"):  # signalling NaNs warn when cast
+            arr = np.asarray(img, np.float64)
+        # NaN becomes 0, +-inf the largest / smallest finite value (not +-1.8e308, whose
+        # range overflows below)
+        finite = arr[np.isfinite(arr)]
+        arr = np.nan_to_num(arr, nan=0.0, posinf=finite.max(initial=0.0), neginf=finite.min(initial=0.0))
         lo, hi = (0.0, 1.0) if arr.min(initial=0) >= 0 and arr.max(initial=0) <= 1 else (arr.min(), arr.max())
         g = np.clip(np.rint((arr - lo) / max(hi - lo, 1e-12) * 255.0), 0, 255).astype(np.uint8)
         return np.repeat(g[..., None], 3, axis=2)
@@ -163,27 +167,41 @@ def load_depth(path: str | Path, shape: tuple[int, int] | None = None) -> np.nda
     if path.suffix.lower() == ".npy":
         try:
             arr = np.load(path, allow_pickle=False)
-        except (OSError, ValueError) as e:
+        except MemoryError:  # the header claims a huge array
+            raise InputError(f"{path}: .npy depth map is too large to load") from None
+        except Exception as e:  # damaged files raise OSError, ValueError, EOFError, BadZipFile, TokenError, ...
             raise InputError(f"{path}: not a readable .npy depth map ({one_line(e, 100)})") from None
+        if not isinstance(arr, np.ndarray):  # np.load opened a .npz archive
+            arr.close()
+            raise InputError(f"{path}: is an .npz archive, not a .npy depth map")
         if arr.ndim == 3 and arr.shape[-1] == 1:
             arr = arr[..., 0]
-        if arr.ndim != 2 or not np.issubdtype(arr.dtype, np.number):
-            raise InputError(f"{path}: depth must be a 2-D numeric array, got shape {arr.shape} {arr.dtype}")
+        if arr.ndim != 2 or arr.dtype.kind not in "iuf":
+            raise InputError(f"{path}: depth must be a 2-D array of real numbers, got shape {arr.shape} {arr.dtype}")
+        if arr.size == 0:
+            raise InputError(f"{path}: depth map is empty (shape {arr.shape})")
         arr = arr.astype(np.float64)
         if not np.isfinite(arr).all():
             raise InputError(f"{path}: depth map holds NaN or infinite values")
         lo, hi = float(arr.min()), float(arr.max())
         if lo < 0.0 or hi > 1.0:
-            arr = (arr - lo) / max(hi - lo, 1e-12)
+            # halved (exactly) so that hi - lo cannot overflow, e.g. for (-1e308, 1e308)
+            arr = (arr * 0.5 - lo * 0.5) / max(hi * 0.5 - lo * 0.5, 0.5e-12)
         depth = arr.astype(np.float32)
     else:
-        raw = cv2.imread(str(path), cv2.IMREAD_UNCHANGED)
+        try:
+            raw = cv2.imread(str(path), cv2.IMREAD_UNCHANGED)
+        except cv2.error as e:  # e.g. a header claiming more than OpenCV's size limit
+            raise InputError(f"{path}: not a readable depth image ({one_line(e, 120)})") from None
         if raw is None:
             raise InputError(f"{path}: not a readable depth image")
         if raw.ndim == 3:
             raw = raw[..., :3].mean(axis=2)
+        if raw.dtype.kind == "f" and not np.isfinite(raw).all():
+            raise InputError(f"{path}: depth image holds NaN or infinite values")
         top = 65535.0 if raw.dtype == np.uint16 else (255.0 if raw.dtype == np.uint8 else float(np.max(raw)) or 1.0)
-        depth = (raw.astype(np.float64) / top).astype(np.float32)
+        # clipped before float32: a float image's raw / top can overflow it
+        depth = np.clip(raw.astype(np.float64) / top, 0.0, 1.0).astype(np.float32)
     if shape is not None:
         h, w = shape
         dh, dw = depth.shape

@@ -15,7 +15,7 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-from .errors import SettingsError
+from animatepainter.planner.errors import SettingsError
 
 __all__ = ["depth_layers"]
 

@@ -24,8 +24,8 @@ from typing import Any, Iterable, Sequence
 
 import numpy as np
 
-from .atomic import atomic_write_bytes
-from .errors import PlanError
+from animatepainter.planner.atomic import atomic_write_bytes
+from animatepainter.planner.errors import PlanError
 
 __all__ = [
     "SCHEMA_ID",
@@ -40,6 +40,8 @@ __all__ = [
 
 SCHEMA_ID = "animatepainter.plan/1"
 MM_DECIMALS = 3
+#: deepest nesting of lists and objects accepted in ``meta`` (copied recursively)
+MAX_META_NESTING = 64
 
 
 def schema_path() -> Path:
@@ -112,7 +114,7 @@ class Stroke:
         level: refinement level, 0 = coarsest.
         step: process step (frame) that introduced it.
         actions: machine actions before this stroke, in order (robot plans, see
-            :mod:`animatepainter.planner.robot`): ``"clean"`` (wash and wipe the
+            :mod:`animatepainter.planner.machine.adapt`): ``"clean"`` (wash and wipe the
             brush), ``"tool"`` (change to this stroke's brush or pen), ``"dip"``
             (load this stroke's paint). Empty for plans not made for a machine.
     """
@@ -268,13 +270,26 @@ class StrokePlan:
             path = [int(p) if p.isdigit() else p for p in (e.path or ["data"])[1:]]
             text = e.message.replace(str(e.name), "").strip() if e.name else e.message
             raise PlanError(f"{source}: {_json_path(path)}: {_short(text)}") from None
+        # what the schema lets through: NaN and Infinity (Python's JSON reads them, and
+        # 1e400 as inf), integers beyond the float range, a box of negative size, and
+        # meta nested deeper than to_dict() can copy
+        cv = d["canvas"]
+        for key in ("width_mm", "height_mm"):
+            _check_number(cv[key], f"canvas.{key}", source, size=True)
+        for j, v in enumerate(cv["image_box_mm"]):
+            _check_number(v, f"canvas.image_box_mm[{j}]", source)
+        if min(cv["image_box_mm"][2:]) < 0:
+            raise PlanError(f"{source}: canvas.image_box_mm: width and height must not be negative, got {cv['image_box_mm'][2:]}")
+        for j, b in enumerate(d["brushes"]):
+            _check_number(b["width_mm"], f"brushes[{j}].width_mm", source, size=True)
+        if _nesting(d["meta"]) > MAX_META_NESTING:
+            raise PlanError(f"{source}: meta: nested more than {MAX_META_NESTING} levels deep")
         pal = {p["id"] for p in d["palette"]}
         bru = {b["id"] for b in d["brushes"]}
         if len(pal) != len(d["palette"]):
             raise PlanError(f"{source}: palette: paint ids are not unique")
         if len(bru) != len(d["brushes"]):
             raise PlanError(f"{source}: brushes: brush ids are not unique")
-        cv = d["canvas"]
         wmm, hmm = cv["width_mm"], cv["height_mm"]
         tol = 1e-6 + 0.5 * max((b["width_mm"] for b in d["brushes"]), default=0.0)
         ids: set[int] = set()
@@ -290,8 +305,11 @@ class StrokePlan:
             if s["step"] < last_step:
                 raise PlanError(f"{source}: strokes[{i}].step: {s['step']} comes after step {last_step} (steps must not decrease)")
             last_step = s["step"]
+            _check_number(s["width_mm"], f"strokes[{i}].width_mm", source, size=True)
             for x, y in s["points"]:
-                if not (math.isfinite(x) and math.isfinite(y)) or x < -tol or y < -tol or x > wmm + tol or y > hmm + tol:
+                if not (_finite(x) and _finite(y)):
+                    raise PlanError(f"{source}: strokes[{i}].points: {_short(f'({x}, {y})', 60)} is not a pair of finite numbers")
+                if x < -tol or y < -tol or x > wmm + tol or y > hmm + tol:
                     raise PlanError(f"{source}: strokes[{i}].points: ({x}, {y}) mm lies outside the {wmm} x {hmm} mm canvas")
 
     @classmethod
@@ -302,23 +320,24 @@ class StrokePlan:
         canvas = Canvas(
             width_mm=float(c["width_mm"]),
             height_mm=float(c["height_mm"]),
-            background=tuple(c["background"]),
-            image_px=tuple(c["image_px"]),
+            background=tuple(int(v) for v in c["background"]),
+            image_px=tuple(int(v) for v in c["image_px"]),
             image_box_mm=tuple(float(v) for v in c["image_box_mm"]),
         )
-        palette = [Paint(p["id"], tuple(p["rgb"]), p["name"]) for p in d["palette"]]
-        brushes = [Brush(b["id"], float(b["width_mm"]), b["shape"]) for b in d["brushes"]]
+        # ints: the schema's "integer" also takes integral floats (1.0)
+        palette = [Paint(int(p["id"]), tuple(int(v) for v in p["rgb"]), p["name"]) for p in d["palette"]]
+        brushes = [Brush(int(b["id"]), float(b["width_mm"]), b["shape"]) for b in d["brushes"]]
         strokes = [
             Stroke(
-                id=s["id"],
+                id=int(s["id"]),
                 points=np.asarray(s["points"], np.float64).reshape(-1, 2),
                 width_mm=float(s["width_mm"]),
-                brush=s["brush"],
-                paint=s["paint"],
-                rgb=tuple(s["rgb"]),
-                layer=s["layer"],
-                level=s["level"],
-                step=s["step"],
+                brush=int(s["brush"]),
+                paint=int(s["paint"]),
+                rgb=tuple(int(v) for v in s["rgb"]),
+                layer=int(s["layer"]),
+                level=int(s["level"]),
+                step=int(s["step"]),
                 actions=tuple(s.get("actions", ())),
             )
             for s in d["strokes"]
@@ -345,6 +364,10 @@ class StrokePlan:
             d = json.loads(text)
         except json.JSONDecodeError as e:
             raise PlanError(f"{path}: not valid JSON (line {e.lineno}, column {e.colno}: {e.msg})") from None
+        except RecursionError:
+            raise PlanError(f"{path}: not a plan (JSON nested too deeply)") from None
+        except ValueError as e:  # e.g. an integer of more than 4300 digits
+            raise PlanError(f"{path}: not valid JSON ({_short(str(e))})") from None
         if isinstance(d, dict) and isinstance(d.get("schema"), str) and d["schema"] != SCHEMA_ID:
             raise PlanError(f"{path}: schema {d['schema']!r} is not supported (this version reads {SCHEMA_ID!r})")
         return cls.from_dict(d, source=str(path))
@@ -393,6 +416,37 @@ def _jsonable(v: Any) -> Any:
     if isinstance(v, Path):
         return str(v)
     return v
+
+
+def _finite(v: Any) -> bool:
+    try:
+        return math.isfinite(v)
+    except OverflowError:  # an integer beyond the float range
+        return False
+
+
+def _check_number(v: Any, where: str, source: str, size: bool = False) -> None:
+    """``v`` is finite; a ``size`` (> 0 by the schema) also stays > 0 when the file
+    rounds it to micrometres."""
+    if not _finite(v):
+        got = v if isinstance(v, float) else "an integer beyond the float range"
+        raise PlanError(f"{source}: {where}: must be a finite number, got {got}")
+    if size and _r(v) <= 0:
+        raise PlanError(f"{source}: {where}: {v} mm is below the 0.001 mm precision of plan files")
+
+
+def _nesting(v: Any) -> int:
+    """Depth of nested lists and dicts in ``v`` (0 for a scalar), without recursion."""
+    deepest, todo = 0, [(v, 0)]
+    while todo:
+        v, depth = todo.pop()
+        if isinstance(v, (dict, list, tuple)):
+            depth += 1
+            if depth > MAX_META_NESTING:
+                return depth
+            deepest = max(deepest, depth)
+            todo.extend((x, depth) for x in (v.values() if isinstance(v, dict) else v))
+    return deepest
 
 
 def _json_path(path: Iterable[Any]) -> str:

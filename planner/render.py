@@ -29,7 +29,7 @@ from typing import TYPE_CHECKING, Iterable, Iterator, Sequence
 import numpy as np
 
 if TYPE_CHECKING:  # pragma: no cover
-    from .plan import StrokePlan
+    from animatepainter.planner.plan import StrokePlan
 
 __all__ = [
     "PixelStroke",

@@ -54,7 +54,7 @@ def rgb_png(tmp_path) -> Path:
 
 def run_cli(args: list[str], capsys) -> tuple[int, str, str]:
     """Run the CLI in-process; returns (exit status, stdout, stderr)."""
-    from animatepainter.planner.cli import main
+    from animatepainter.cli import main
 
     code = main([str(a) for a in args])
     out = capsys.readouterr()

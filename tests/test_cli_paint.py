@@ -136,7 +136,7 @@ def _make_bad(kind: str, tmp: Path, good: Path) -> tuple[list, str]:
     if kind == "bad-canvas":
         return [good, "--canvas-mm", "-10", "20"], "--canvas-mm"
     if kind == "bad-colour":
-        return [good, "--background", "300,0,0"], "colour"
+        return [good, "--background", "300,0,0"], "--background '300,0,0': use R,G,B"
     if kind == "bad-backend":
         return [good, "--depth-backend", "magic"], "unknown depth backend"
     if kind == "no-model-dir":
@@ -203,3 +203,36 @@ def test_odd_images_are_converted(mode, scene, tmp_path, capsys):
         assert (loaded[:, -5:] == 255).all()  # composited on the white canvas
     if mode == "RGB16":
         assert np.abs(loaded.astype(int) - scene.image).max() <= 1
+
+
+def test_library_errors_name_fields_and_the_cli_names_flags(scene, scene_png, tmp_path, capsys):
+    """Settings checks name the field a Python caller set; the CLI names its flag."""
+    from animatepainter.model.train import TrainSettings
+    from animatepainter.planner.errors import SettingsError
+    from animatepainter.planner.extract import ExtractSettings
+    from animatepainter.planner.teacher.pipeline import PaintSettings
+
+    with pytest.raises(SettingsError) as e:
+        PaintSettings(strokes=0).check()
+    assert str(e.value).startswith("strokes") and e.value.field == "strokes"
+    code, _, err = run_cli(["paint", scene_png, "-o", tmp_path / "p", "--strokes", "0"], capsys)
+    assert code == 2 and err.strip() == "error: --strokes must be between 1 and 200000, got 0"
+
+    # a field whose flag has another name: brushes_mm is extract's --brushes
+    with pytest.raises(SettingsError) as e:
+        ExtractSettings(brushes_mm=(-1.0,)).check()
+    assert str(e.value).startswith("brushes_mm") and e.value.field == "brushes_mm"
+    frames = tmp_path / "frames"
+    frames.mkdir()
+    Image.fromarray(np.full_like(scene.image, 255)).save(frames / "000.png")
+    Image.fromarray(scene.image).save(frames / "001.png")
+    code, _, err = run_cli(["extract", frames, "-o", tmp_path / "x", "--brushes", "-1"], capsys)
+    assert code == 2 and err.strip() == "error: --brushes widths must be positive mm, got -1.0"
+
+    # and a training setting: learning_rate is train's --lr
+    with pytest.raises(SettingsError) as e:
+        TrainSettings(learning_rate=2.0).check()
+    assert str(e.value).startswith("learning_rate") and e.value.field == "learning_rate"
+    code, _, err = run_cli(["train", frames, "-o", tmp_path / "t", "--lr", "2"], capsys)
+    assert code == 2 and err.strip() == "error: --lr must be in (0, 1), got 2.0"
+    assert not (tmp_path / "p").exists() and not (tmp_path / "x").exists() and not (tmp_path / "t").exists()

@@ -8,9 +8,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from animatepainter.planner.dataset import DatasetReader, collate, decode_sample, encode_sample
+from animatepainter.model.data.dataset import DatasetReader, collate, decode_sample, encode_sample
 from animatepainter.planner.errors import InputError
-from animatepainter.planner.synth import SynthSettings, make_jobs, synth_dataset, synthesize
+from animatepainter.model.data.synth import SynthSettings, make_jobs, synth_dataset, synthesize
 
 T, SIZE, N = 4, 32, 6
 

@@ -85,7 +85,7 @@ def test_paint_with_transformers_depth(tiny_depth_model, tmp_path, capsys):
 
 def test_backend_errors(tmp_path):
     img = make_scene(32, 32, seed=0).image
-    with pytest.raises(SettingsError, match="--depth-model"):
+    with pytest.raises(SettingsError, match="^model_path is required"):
         estimate_depth(img, backend="transformers")
     with pytest.raises(InputError, match="no config.json"):
         estimate_depth(img, backend="transformers", model_path=tmp_path)

@@ -260,7 +260,7 @@ def test_a_hand_over_the_canvas_is_removed_with_occlusion_frames(small_result):
     assert skin_strokes(fooled) > 0 and skin_strokes(robust) == 0 == skin_strokes(clean)
     final = lambda plan: psnr(render_plan(plan, width_px=64), process[-1])  # noqa: E731
     assert final(robust) > final(clean) - 1.5
-    with pytest.raises(SettingsError, match="--occlusion-frames"):
+    with pytest.raises(SettingsError, match="^occlusion_frames must be"):
         extract_plan(process, ExtractSettings(occlusion_frames=31))
 
 
@@ -304,13 +304,13 @@ def test_frames_that_never_change_are_refused(process):
 
 
 def test_bad_settings_are_refused(process):
-    with pytest.raises(SettingsError, match="--palette"):
+    with pytest.raises(SettingsError, match="^palette must be"):
         extract_plan(process, ExtractSettings(palette=0))
-    with pytest.raises(SettingsError, match="--brushes"):
+    with pytest.raises(SettingsError, match="^brushes_mm widths must be positive"):
         extract_plan(process, ExtractSettings(brushes_mm=(5.0, -1.0)))
-    with pytest.raises(SettingsError, match="--refine"):
+    with pytest.raises(SettingsError, match="^refine must be"):
         extract_plan(process, ExtractSettings(refine=-1))
-    with pytest.raises(SettingsError, match="finest brush"):
+    with pytest.raises(SettingsError, match="^brushes_mm: the finest brush"):
         extract_plan(process, ExtractSettings(brushes_mm=(500.0,)))
     with pytest.raises(InputError, match="aspect ratio"):
         extract_plan(process, image=np.zeros((50, 50, 3), np.uint8))

@@ -54,7 +54,7 @@ def test_paint_with_the_diffusion_engine(scene_png, tiny_ckpt, tmp_path, capsys)
 
 def test_stroke_cap_and_bad_options(scene, tiny_ckpt, capsys, scene_png, tmp_path):
     from animatepainter.model.pipeline import load_pipeline
-    from animatepainter.planner.engine_diffusion import DiffusionOptions, plan_with_diffusion
+    from animatepainter.model.engine import DiffusionOptions, plan_with_diffusion
 
     pipe = load_pipeline(tiny_ckpt)
     opts = DiffusionOptions(sample_steps=2)
@@ -62,7 +62,7 @@ def test_stroke_cap_and_bad_options(scene, tiny_ckpt, capsys, scene_png, tmp_pat
     assert 0 < len(capped.plan.strokes) <= 60
     assert capped.plan.meta["settings"]["min_gain"] > 0.5  # extracted again with a higher bar
     assert {s.layer for s in capped.plan.strokes} <= {0, 1, 2}
-    with pytest.raises(SettingsError, match="--sample-steps"):
+    with pytest.raises(SettingsError, match="^sample_steps must be"):
         plan_with_diffusion(scene.image, PaintSettings(size=64), options=DiffusionOptions(sample_steps=0), pipe=pipe)
     code, _, stderr = run_cli(["-q", "paint", scene_png, "-o", tmp_path / "o", "--engine", "magic"], capsys)
     assert code == 2 and "--engine" in stderr

@@ -14,10 +14,11 @@ import pytest
 from animatepainter.export.gcode import plan_to_gcode
 from animatepainter.export.svg_layers import layer_groups, plan_to_layered_svg
 from animatepainter.planner.errors import PlanError
-from animatepainter.planner.machine import profile_from_dict
-from animatepainter.planner.pipeline import PaintSettings, plan_painting
+from animatepainter.planner.machine.profile import profile_from_dict
+from animatepainter.planner.teacher.pipeline import PaintSettings, plan_painting
 from animatepainter.planner.plan import StrokePlan
-from animatepainter.planner.robot import apply_machine, machine_report, machine_settings
+from animatepainter.planner.machine.adapt import apply_machine, machine_settings
+from animatepainter.planner.machine.motion import machine_report
 from conftest import run_cli
 
 ARM = {

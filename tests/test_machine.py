@@ -10,9 +10,9 @@ import numpy as np
 import pytest
 
 from animatepainter.planner.errors import InputError
-from animatepainter.planner.machine import bundled_profiles, load_profile, profile_from_dict
-from animatepainter.planner.pipeline import PaintSettings
-from animatepainter.planner.robot import machine_settings
+from animatepainter.planner.machine.profile import bundled_profiles, load_profile, profile_from_dict
+from animatepainter.planner.teacher.pipeline import PaintSettings
+from animatepainter.planner.machine.adapt import machine_settings
 from conftest import run_cli
 
 
@@ -170,7 +170,7 @@ def test_draw_time_slows_down_at_corners_only():
     """GRBL-style corner speeds: a straight path cut into pieces takes as long as one
     move; a full reversal, or any corner with zero junction deviation, stops there; a
     90° corner lies in between and gets slower as the deviation shrinks."""
-    from animatepainter.planner.robot import _move_time, draw_time
+    from animatepainter.planner.machine.motion import _move_time, draw_time
 
     v, a = 50.0, 1000.0
     line = np.stack([np.linspace(0, 30, 31), np.zeros(31)], axis=1)
@@ -218,7 +218,7 @@ def _draw_time_loops(p: np.ndarray, v: float, a: float, dev: float) -> float:
 
 @pytest.mark.parametrize("seed", range(4))
 def test_draw_time_matches_the_planner_loops(seed):
-    from animatepainter.planner.robot import draw_time
+    from animatepainter.planner.machine.motion import draw_time
 
     rng = np.random.default_rng(seed)
     p = np.cumsum(rng.normal(0, [0.5, 3.0, 1.0, 8.0][seed], (40, 2)), axis=0)

@@ -35,7 +35,7 @@ def test_bundled_checkpoints_and_cards():
 
 
 def test_generate_uses_the_bundled_model_by_default(tmp_path, example_image_path):
-    from animatepainter.planner.cli import main
+    from animatepainter.cli import main
 
     out = tmp_path / "g"
     assert main(["-q", "generate", str(example_image_path), "-o", str(out), "--steps", "5", "--video-px", "64"]) == 0

@@ -71,7 +71,7 @@ def test_evaluation_run_has_every_row_and_the_untrained_model_is_the_crossfade()
     assert [s.kind for s in samples] == ["real", "procedural", "procedural"]
     assert all(s.frames.shape == (4, 16, 16, 3) for s in samples)
     # held-out procedural scenes differ from a training set made with seed 0
-    from animatepainter.planner.synth import make_jobs
+    from animatepainter.model.data.synth import make_jobs
 
     train_seeds = {j.seed for j in make_jobs([], 64, 0)}
     held_seeds = {j.seed for j in make_jobs([], 2, 9001)}

@@ -19,7 +19,7 @@ pytestmark = pytest.mark.usefixtures("one_torch_thread")
 @pytest.fixture(scope="module")
 def dataset(tmp_path_factory) -> Path:
     """4 procedural samples, 16 px, 4 frames (the ``micro`` model's size), 2 shards."""
-    from animatepainter.planner.synth import SynthSettings, synth_dataset
+    from animatepainter.model.data.synth import SynthSettings, synth_dataset
 
     out = tmp_path_factory.mktemp("ds") / "ds"
     synth_dataset([], out, SynthSettings(frames=4, size=16, shard_size=2, strokes=40, levels=2, layers=2), procedural=4, workers=1)
@@ -115,12 +115,12 @@ def test_dataset_that_does_not_fit_the_model(dataset, tmp_path):
         train(tmp_path, tmp_path / "y", _settings())
     with pytest.raises(InputError, match="no full batch"):
         train(dataset, tmp_path / "z", _settings(batch_size=64))
-    with pytest.raises(SettingsError, match="--steps"):
+    with pytest.raises(SettingsError, match="^steps must be at least 1"):
         train(dataset, tmp_path / "w", _settings(steps=0))
 
 
 def test_cli_train_generate_evaluate(dataset, tmp_path, rgb_png, capsys):
-    from animatepainter.planner.cli import main
+    from animatepainter.cli import main
 
     ck = tmp_path / "ck"
     assert main(["-q", "train", str(dataset), "-o", str(ck), "--config", "micro", "--steps", "1", "--batch-size", "2", "--save-dtype", "fp16"]) == 0
@@ -149,7 +149,7 @@ def test_cli_train_generate_evaluate(dataset, tmp_path, rgb_png, capsys):
 
 
 def test_cli_errors_are_one_line(dataset, tmp_path, rgb_png, capsys):
-    from animatepainter.planner.cli import main
+    from animatepainter.cli import main
 
     capsys.readouterr()
     assert main(["generate", str(rgb_png), "-o", str(tmp_path / "o"), "--ckpt", str(tmp_path / "missing")]) == 2
@@ -194,7 +194,7 @@ def test_two_processes_under_torchrun_train_and_resume(dataset, tmp_path):
 
     def run(out: Path, steps: int) -> subprocess.CompletedProcess:
         cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2",
-               "-m", "animatepainter.planner.cli", "train", str(dataset), "-o", str(out), "--config", "micro",
+               "-m", "animatepainter.cli", "train", str(dataset), "-o", str(out), "--config", "micro",
                "--steps", str(steps), "--batch-size", "1", "--checkpoint-every", "1", "--seed", "3", "--threads", "1"]
         env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONUNBUFFERED": "1"}
         r = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=300)

@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 
 from animatepainter.planner import PaintSettings, SettingsError, plan_painting
-from animatepainter.planner.pipeline import assign_steps, canvas_for, make_palette
-from animatepainter.planner.sbr import FitSettings, fit_strokes, level_widths
+from animatepainter.planner.teacher.pipeline import assign_steps, canvas_for, make_palette
+from animatepainter.planner.teacher.sbr import FitSettings, fit_strokes, level_widths
 
 
 def test_assign_steps_respects_groups():
@@ -73,11 +73,11 @@ def test_far_layers_are_painted_first(scene):
 
 
 def test_settings_are_checked():
-    with pytest.raises(SettingsError, match="--strokes"):
+    with pytest.raises(SettingsError, match="^strokes must be"):
         PaintSettings(strokes=0).check()
-    with pytest.raises(SettingsError, match="--layers"):
+    with pytest.raises(SettingsError, match="^layers must be"):
         PaintSettings(layers=9).check()
-    with pytest.raises(SettingsError, match="--palette"):
+    with pytest.raises(SettingsError, match="^palette must be"):
         PaintSettings(palette=0).check()
 
 

@@ -55,7 +55,7 @@ def test_render_matches_the_fitters_canvas(scene):
     """The fitter's own canvas after all strokes equals rendering the plan (to 1 um
     rounding of the saved coordinates)."""
     from animatepainter.planner import PaintSettings, plan_painting
-    from animatepainter.planner.sbr import FitSettings, fit_strokes
+    from animatepainter.planner.teacher.sbr import FitSettings, fit_strokes
     from animatepainter.planner.layers import depth_layers
 
     img = scene.image

@@ -9,11 +9,13 @@ import numpy as np
 import pytest
 
 from animatepainter.planner.errors import PlanError
-from animatepainter.planner.machine import profile_from_dict
-from animatepainter.planner.pipeline import PaintSettings, plan_painting
+from animatepainter.planner.machine.profile import profile_from_dict
+from animatepainter.planner.teacher.pipeline import PaintSettings, plan_painting
 from animatepainter.planner.plan import Brush, Canvas, Paint, Stroke, StrokePlan
 from animatepainter.planner.render import render_plan
-from animatepainter.planner.robot import apply_machine, hatch_passes, machine_report, machine_settings, match_paints, order_for_machine
+from animatepainter.planner.machine.adapt import apply_machine, hatch_passes, machine_settings, match_paints
+from animatepainter.planner.machine.motion import machine_report
+from animatepainter.planner.machine.order import order_for_machine
 
 
 def arm_dict() -> dict:

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from animatepainter.export.ros import convert
-from animatepainter.planner.cli import main
+from animatepainter.cli import main
 from animatepainter.planner.plan import StrokePlan
 
 from test_ros2_convert import make_plan

@@ -108,7 +108,7 @@ def test_names_follow_ros2():
             check_topic(bad)
     assert check_domain_id(0) == 0 and check_domain_id(232) == 232
     for bad in [-1, 233, 1000, True]:
-        with pytest.raises(SettingsError, match="--domain-id must be an integer from 0 to 232"):
+        with pytest.raises(SettingsError, match="^domain_id must be an integer from 0 to 232"):
             check_domain_id(bad)
 
 
@@ -123,8 +123,8 @@ def test_schedule_paces_and_resumes():
     fast = StrokeSchedule(count=300, rate_hz=0.0, burst=128)
     assert len(fast.due(0.0)) == 128 and len(fast.due(0.0)) == 128 and len(fast.due(0.0)) == 44 and fast.done
     assert StrokeSchedule(count=5, start=5).done
-    with pytest.raises(SettingsError, match="--from must be a stroke index from 0 to 5"):
+    with pytest.raises(SettingsError, match="^start must be a stroke index from 0 to 5"):
         StrokeSchedule(count=5, start=6)
     for bad in (-1.0, float("nan"), float("inf")):
-        with pytest.raises(SettingsError, match="--rate"):
+        with pytest.raises(SettingsError, match="^rate_hz must be"):
             check_rate(bad)

@@ -14,7 +14,7 @@ import yaml
 
 from animatepainter.export.ros import convert, msgtypes
 from animatepainter.planner.errors import InputError, SettingsError
-from animatepainter.planner.pipeline import PaintSettings
+from animatepainter.planner.teacher.pipeline import PaintSettings
 
 from test_ros2_convert import make_plan
 
@@ -81,7 +81,7 @@ def test_planner_parameters_give_the_cli_defaults_and_refuse_bad_values():
     assert (s.strokes, s.canvas_mm, s.background) == (500, (400.0, 300.0), (1, 2, 3))
     with pytest.raises(SettingsError, match="unknown planner parameter 'stroke'"):
         settings_from_params({"stroke": 5})
-    with pytest.raises(SettingsError, match="--strokes must be between"):
+    with pytest.raises(SettingsError, match="^strokes must be between"):
         settings_from_params({"strokes": 0})
     with pytest.raises(SettingsError, match="both be positive"):
         settings_from_params({"canvas_width_mm": 100.0})

@@ -18,14 +18,13 @@ import time
 import pytest
 
 from animatepainter.export.ros import convert
-from animatepainter.planner.cli import main
+from animatepainter.cli import main
 from animatepainter.planner.plan import StrokePlan
 
 from test_ros2_convert import make_plan
 
-# the installed entry point (`python -m animatepainter.planner.cli` would import the CLI
-# module twice, as __main__ and by name, and lose -q)
-CLI = "import sys; from animatepainter.planner.cli import main; sys.exit(main(sys.argv[1:]))"
+# the installed entry point (what the `animatepainter` script runs)
+CLI = "import sys; from animatepainter.cli import main; sys.exit(main(sys.argv[1:]))"
 ENV = dict(os.environ, ROS_LOCALHOST_ONLY="1", PYTHONUNBUFFERED="1")
 ENV.pop("CYCLONEDDS_URI", None)
 

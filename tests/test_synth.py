@@ -10,12 +10,12 @@ import cv2
 import numpy as np
 import pytest
 
-from animatepainter.planner import synth as synth_mod
-from animatepainter.planner.cli import main
-from animatepainter.planner.dataset import DatasetReader
+from animatepainter.model.data import synth as synth_mod
+from animatepainter.cli import main
+from animatepainter.model.data.dataset import DatasetReader
 from animatepainter.planner.errors import SettingsError
 from animatepainter.planner.scenes import make_scene
-from animatepainter.planner.synth import SynthSettings, make_jobs, synth_dataset, synthesize
+from animatepainter.model.data.synth import SynthSettings, make_jobs, synth_dataset, synthesize
 
 SIZE, T = 64, 8
 SETTINGS = SynthSettings(frames=T, size=SIZE, shard_size=2, seed=3)

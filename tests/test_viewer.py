@@ -25,7 +25,8 @@ import pytest
 from PIL import Image
 
 from animatepainter.export.viewer import build_viewer, find_inputs, viewer_data
-from animatepainter.planner.cli import main
+from animatepainter.cli import main
+from animatepainter.planner.metrics import psnr
 from animatepainter.planner.errors import InputError, PlanError, SettingsError
 from animatepainter.planner.plan import load_plan
 from animatepainter.planner.render import render_plan, step_ends
@@ -41,11 +42,6 @@ PSNR_VECTOR_DB = 45.0
 # raster mode: JPEG q90 steps at 480 px, resampled by the browser (measured 41 dB)
 PSNR_RASTER_DB = 36.0
 
-
-def psnr(a: np.ndarray, b: np.ndarray) -> float:
-    """PSNR in dB of two uint8 images of the same shape."""
-    mse = float(np.mean((a.astype(np.float64) - b.astype(np.float64)) ** 2))
-    return float("inf") if mse == 0 else 10.0 * np.log10(255.0**2 / mse)
 
 
 def read_data(html_path: Path) -> dict:

@@ -42,6 +42,10 @@ def test_wheel_has_one_top_level_package(wheel):
         "animatepainter/planner/data/examples/landscape.png",
         "animatepainter/export/svg.py",
         "animatepainter/model/__init__.py",
+        "animatepainter/model/data/synth.py",
+        "animatepainter/planner/machine/profiles/pen-plotter.toml",
+        "animatepainter/planner/schema/machine-1.schema.json",
+        "animatepainter/cli/app.py",
     ):
         assert required in names
     assert not any(n.startswith(("planner/", "model/", "export/", "tests/")) for n in names)
@@ -59,10 +63,10 @@ def test_installed_wheel_runs_paint(wheel, tmp_path):
     code = (
         "import sys, animatepainter.planner as p, animatepainter.export as e;"
         "assert p.__file__.startswith(sys.argv[1]), p.__file__;"
-        "from animatepainter.planner.cli import main;"
+        "from animatepainter.cli import main;"
         "from pathlib import Path;"
         "img = Path(p.__file__).parent / 'data' / 'examples' / 'landscape.png';"
-        "sys.exit(main(['-q', 'paint', str(img), '-o', sys.argv[2], '--strokes', '80', '--size', '48', '--video-px', '96']))"
+        "sys.exit(main(['-q', 'paint', str(img), '-o', sys.argv[2], '--strokes', '80', '--size', '48', '--video-px', '96', '--machine', 'pen-plotter']))"
     )
     out = tmp_path / "out"
     r = subprocess.run([sys.executable, "-S", "-c", code, str(target), str(out)], capture_output=True, text=True, env=env, cwd=tmp_path)

@@ -31,9 +31,9 @@ from animatepainter.planner.errors import OutputError, SettingsError, one_line
 from animatepainter.planner.plan import StrokePlan
 from animatepainter.planner.progress import NULL_PROGRESS, Progress
 
-from . import convert
-from .dds import DEFAULT_PLAN_TOPIC, DEFAULT_STROKE_TOPIC, _check_topics
-from .msgtypes import DEFAULT_STORE, rosbags_factory
+from animatepainter.export.ros import convert
+from animatepainter.export.ros.dds import DEFAULT_PLAN_TOPIC, DEFAULT_STROKE_TOPIC, _check_topics
+from animatepainter.export.ros.msgtypes import DEFAULT_STORE, rosbags_factory
 
 log = logging.getLogger(__name__)
 
@@ -99,7 +99,7 @@ def write_bag(
 
     stroke_topic, plan_topic = _check_topics(stroke_topic, plan_topic)
     if not (rate_hz > 0 and rate_hz <= 1e6):
-        raise SettingsError(f"--rate must be a positive number of strokes per second of bag time (up to 1e6), got {rate_hz}")
+        raise SettingsError(f"rate_hz must be a positive number of strokes per second of bag time (up to 1e6), got {rate_hz}", "rate_hz")
     convert.check_plan_fits(plan)
     bag = Path(bag)
     if bag.exists() and not overwrite:

@@ -31,10 +31,10 @@ from typing import Any, Callable, Iterator
 from animatepainter.planner.errors import AnimatePainterError, SettingsError, one_line
 from animatepainter.planner.plan import StrokePlan
 
-from . import convert
-from .msgtypes import DEFAULT_STORE, dds_factory
-from .names import check_domain_id, check_topic, dds_topic, dds_type, ros_type
-from .stream import StrokeSchedule, check_rate
+from animatepainter.export.ros import convert
+from animatepainter.export.ros.msgtypes import DEFAULT_STORE, dds_factory
+from animatepainter.export.ros.names import check_domain_id, check_topic, dds_topic, dds_type, ros_type
+from animatepainter.export.ros.stream import StrokeSchedule, check_rate
 
 log = logging.getLogger(__name__)
 
@@ -201,10 +201,10 @@ class Participant:
 
 
 def _check_topics(stroke_topic: str, plan_topic: str) -> tuple[str, str]:
-    st = check_topic(stroke_topic, "--topic")
-    pt = check_topic(plan_topic, "--plan-topic")
+    st = check_topic(stroke_topic, "stroke_topic")
+    pt = check_topic(plan_topic, "plan_topic")
     if st == pt:
-        raise SettingsError(f"--topic and --plan-topic must differ (both are {st}): they carry different types")
+        raise SettingsError(f"plan_topic {pt} is also the stroke topic: the two must differ, they carry different types", "plan_topic")
     return st, pt
 
 

@@ -27,7 +27,7 @@ from typing import Any, Callable, Mapping
 
 from animatepainter.planner.errors import SettingsError
 
-from .names import dds_type
+from animatepainter.export.ros.names import dds_type
 
 __all__ = [
     "PACKAGE",

@@ -36,28 +36,32 @@ def check_domain_id(domain_id: int) -> int:
     """Return ``domain_id`` if DDS can use it, else raise :class:`SettingsError`."""
     if isinstance(domain_id, bool) or not isinstance(domain_id, int) or not 0 <= domain_id <= MAX_DOMAIN_ID:
         raise SettingsError(
-            f"--domain-id must be an integer from 0 to {MAX_DOMAIN_ID} (DDS ports 7400 + 250 x id must fit in 16 bits), got {domain_id}"
+            f"domain_id must be an integer from 0 to {MAX_DOMAIN_ID} (DDS ports 7400 + 250 x id must fit in 16 bits), got {domain_id}",
+            "domain_id",
         )
     return domain_id
 
 
-def check_topic(name: str, option: str = "--topic") -> str:
+def check_topic(name: str, field: str = "topic") -> str:
     """A ROS 2 topic name, made absolute (``painter/strokes`` -> ``/painter/strokes``).
 
     Follows the ROS 2 rules for fully qualified names: tokens of letters, digits and
     ``_`` separated by single ``/``, no token starting with a digit, no trailing ``/``.
-    Substitutions (``~``, ``{node}``) need a node and are refused.
+    Substitutions (``~``, ``{node}``) need a node and are refused. ``field``: the
+    setting that gave the name (``stroke_topic``, ``plan_topic``, ...); error messages
+    start with it, and the command line swaps it for its flag.
 
     Raises:
         SettingsError: the name is not a valid ROS 2 topic name.
     """
     if not isinstance(name, str) or not name.strip():
-        raise SettingsError(f"{option}: a topic name is required, e.g. /painter/strokes")
+        raise SettingsError(f"{field}: a topic name is required, e.g. /painter/strokes", field)
     full = name if name.startswith("/") else "/" + name
     tokens = full[1:].split("/")
     if full == "/" or any(not _TOKEN.match(t) for t in tokens) or "__" in full:
         raise SettingsError(
-            f"{option} {name!r} is not a valid ROS 2 topic name (use letters, digits and _ in /-separated parts, e.g. /painter/strokes)"
+            f"{field} {name!r} is not a valid ROS 2 topic name (use letters, digits and _ in /-separated parts, e.g. /painter/strokes)",
+            field,
         )
     return full
 

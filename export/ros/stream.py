@@ -21,7 +21,7 @@ def check_rate(rate_hz: float) -> float:
         SettingsError: negative, not finite, or above 1 MHz.
     """
     if not isinstance(rate_hz, (int, float)) or not math.isfinite(rate_hz) or not 0 <= rate_hz <= 1e6:
-        raise SettingsError(f"--rate must be 0 (unlimited) or a positive number of strokes per second up to 1e6, got {rate_hz}")
+        raise SettingsError(f"rate_hz must be 0 (unlimited) or a positive number of strokes per second up to 1e6, got {rate_hz}", "rate_hz")
     return float(rate_hz)
 
 
@@ -32,7 +32,7 @@ def check_start(start: int, count: int) -> int:
         SettingsError: out of range (the message names the plan's size).
     """
     if isinstance(start, bool) or not isinstance(start, int) or not 0 <= start <= count:
-        raise SettingsError(f"--from must be a stroke index from 0 to {count} (the plan has {count} strokes), got {start}")
+        raise SettingsError(f"start must be a stroke index from 0 to {count} (the plan has {count} strokes), got {start}", "start")
     return start
 
 
@@ -65,7 +65,7 @@ class StrokeSchedule:
         check_start(self.start, self.count)
         check_rate(self.rate_hz)
         if self.burst < 1:
-            raise SettingsError(f"burst must be at least 1, got {self.burst}")
+            raise SettingsError(f"burst must be at least 1, got {self.burst}", "burst")
         self.next_index = self.start
 
     @property

@@ -16,12 +16,13 @@ when paint changes), :mod:`.fill` (regions to brush paths with shapely), :mod:`.
 
 from __future__ import annotations
 
-from .change import ChangeSettings, Changes, detect_changes, hold_means
-from .core import ExtractResult, ExtractSettings, default_brushes_mm, extract_plan
-from .fill import FillSettings, cover_paths, mask_to_polygon
-from .frames import Process, load_frames, prepare_process, remove_occlusions
-from .metrics import order_agreement, per_step_psnr, pixel_true_order, psnr, top_stroke_map
-from .refine import refine_path
+from animatepainter.planner.extract.change import ChangeSettings, Changes, detect_changes, hold_means
+from animatepainter.planner.extract.core import ExtractResult, ExtractSettings, default_brushes_mm, extract_plan
+from animatepainter.planner.extract.fill import FillSettings, cover_paths, mask_to_polygon
+from animatepainter.planner.extract.frames import Process, load_frames, prepare_process, remove_occlusions
+from animatepainter.planner.extract.metrics import order_agreement, per_step_psnr, pixel_true_order, top_stroke_map
+from animatepainter.planner.metrics import psnr
+from animatepainter.planner.extract.refine import refine_path
 
 __all__ = [
     "ChangeSettings",

@@ -29,7 +29,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from .frames import lab_of
+from animatepainter.planner.extract.frames import lab_of
 
 log = logging.getLogger(__name__)
 

@@ -27,7 +27,7 @@ For each step ``t`` (frame ``t`` of the process, frame 0 the blank canvas):
    the strokes of step ``t`` over the canvas of step ``t - 1`` reproduce frame ``t``.
 
 Colours are grouped into the palette by k-means in CIELAB
-(:func:`animatepainter.planner.pipeline.make_palette`); each stroke keeps its own
+(:func:`animatepainter.planner.assemble.make_palette`); each stroke keeps its own
 target colour in ``rgb`` and names the nearest paint. Depth layers come from a depth
 map when one is given (the layer under most of the stroke's points), else 0 (the
 ``extract`` command estimates one by default).
@@ -37,23 +37,23 @@ from __future__ import annotations
 
 import logging
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from typing import Any
 
 import cv2
 import numpy as np
 
-from ..errors import InputError, SettingsError
-from ..images import MIN_SIDE, resize_long_side
-from ..order import order_groups
-from ..pipeline import check_background, check_canvas_mm
-from ..plan import Brush, Paint, Stroke, StrokePlan
-from ..progress import NULL_PROGRESS, Progress
-from ..render import new_canvas, to_uint8
-from .change import ChangeSettings, Changes, detect_changes, drop_specks, hold_means
-from .fill import FillSettings
-from .fitstep import StepSettings, fit_step
-from .frames import Process, lab_of, prepare_process, remove_occlusions
+from animatepainter.planner.assemble import assemble_plan, canvas_for, check_background, check_canvas_mm, make_palette, provenance
+from animatepainter.planner.errors import InputError, SettingsError
+from animatepainter.planner.images import MIN_SIDE, resize_long_side
+from animatepainter.planner.order import order_groups
+from animatepainter.planner.plan import StrokePlan
+from animatepainter.planner.progress import NULL_PROGRESS, Progress
+from animatepainter.planner.render import new_canvas, to_uint8
+from animatepainter.planner.extract.change import ChangeSettings, Changes, detect_changes, drop_specks, hold_means
+from animatepainter.planner.extract.fill import FillSettings
+from animatepainter.planner.extract.fitstep import StepSettings, fit_step
+from animatepainter.planner.extract.frames import Process, lab_of, prepare_process, remove_occlusions
 
 log = logging.getLogger(__name__)
 
@@ -121,34 +121,34 @@ class ExtractSettings:
     def check(self) -> None:
         """Raise :class:`SettingsError` naming the first impossible setting."""
         if not 1 <= self.palette <= 256:
-            raise SettingsError(f"--palette must be between 1 and 256, got {self.palette}")
+            raise SettingsError(f"palette must be between 1 and 256, got {self.palette}", "palette")
         if self.brushes_mm is not None:
             if len(self.brushes_mm) == 0 or len(self.brushes_mm) > 32:
-                raise SettingsError(f"--brushes needs 1 to 32 widths in mm, got {len(self.brushes_mm)}")
+                raise SettingsError(f"brushes_mm needs 1 to 32 widths in mm, got {len(self.brushes_mm)}", "brushes_mm")
             if any(not (np.isfinite(b) and b > 0) for b in self.brushes_mm):
-                raise SettingsError(f"--brushes widths must be positive mm, got {','.join(str(b) for b in self.brushes_mm)}")
+                raise SettingsError(f"brushes_mm widths must be positive mm, got {','.join(str(b) for b in self.brushes_mm)}", "brushes_mm")
         check_canvas_mm(self.canvas_mm)
         check_background(self.background)
         if not 0.5 <= self.threshold <= 100:
-            raise SettingsError(f"--threshold must be between 0.5 and 100 (Delta E), got {self.threshold}")
+            raise SettingsError(f"threshold must be between 0.5 and 100 (Delta E), got {self.threshold}", "threshold")
         if not 0 <= self.occlusion_frames <= 30:
-            raise SettingsError(f"--occlusion-frames must be between 0 and 30, got {self.occlusion_frames}")
+            raise SettingsError(f"occlusion_frames must be between 0 and 30, got {self.occlusion_frames}", "occlusion_frames")
         if not (self.catch_up == 0 or 1 <= self.catch_up <= 20):
-            raise SettingsError(f"--catch-up must be 0 (off) or between 1 and 20, got {self.catch_up}")
+            raise SettingsError(f"catch_up must be 0 (off) or between 1 and 20, got {self.catch_up}", "catch_up")
         if not 1 <= self.detail <= 10_000:
-            raise SettingsError(f"--detail must be between 1 and 10000, got {self.detail}")
+            raise SettingsError(f"detail must be between 1 and 10000, got {self.detail}", "detail")
         if not 0 <= self.min_area <= 100:
-            raise SettingsError(f"--min-area must be between 0 and 100, got {self.min_area}")
+            raise SettingsError(f"min_area must be between 0 and 100, got {self.min_area}", "min_area")
         if not 0.3 <= self.spacing <= 1.0:
-            raise SettingsError(f"--spacing must be between 0.3 and 1.0 brush widths, got {self.spacing}")
+            raise SettingsError(f"spacing must be between 0.3 and 1.0 brush widths, got {self.spacing}", "spacing")
         if self.size is not None and not 16 <= self.size <= 4096:
-            raise SettingsError(f"--size must be between 16 and 4096 px, got {self.size}")
+            raise SettingsError(f"size must be between 16 and 4096 px, got {self.size}", "size")
         if not 1 <= self.layers <= 8:
-            raise SettingsError(f"--layers must be between 1 and 8, got {self.layers}")
+            raise SettingsError(f"layers must be between 1 and 8, got {self.layers}", "layers")
         if not 0 <= self.refine <= 50:
-            raise SettingsError(f"--refine must be between 0 and 50 iterations, got {self.refine}")
+            raise SettingsError(f"refine must be between 0 and 50 iterations, got {self.refine}", "refine")
         if not 2 <= self.max_frames <= 10_000:
-            raise SettingsError(f"--max-frames must be between 2 and 10000, got {self.max_frames}")
+            raise SettingsError(f"max_frames must be between 2 and 10000, got {self.max_frames}", "max_frames")
 
 
 @dataclass
@@ -176,7 +176,7 @@ class ExtractResult:
 
 def default_brushes_mm(image_wh: tuple[int, int], mm_per_px: float, n: int = DEFAULT_BRUSHES) -> tuple[float, ...]:
     """Default brush widths, mm, widest first: long side / 8 halved ``n - 1`` times, at least 2 px."""
-    from ..sbr import level_widths
+    from animatepainter.planner.teacher.sbr import level_widths
 
     w, h = image_wh
     return tuple(round(px * mm_per_px, 2) for px in level_widths(h, w, n))
@@ -229,9 +229,7 @@ def extract_plan(
             does not match ``image`` / ``depth`` in aspect ratio.
         SettingsError: impossible settings.
     """
-    from .. import __version__
-    from ..layers import depth_layers
-    from ..pipeline import canvas_for, make_palette
+    from animatepainter.planner.layers import depth_layers
 
     settings.check()
     timings: dict[str, float] = {}
@@ -274,11 +272,10 @@ def extract_plan(
     # canvas, brushes
     canvas = canvas_for(wh, settings.canvas_mm, bg)
     mm = canvas.mm_per_px
-    ox, oy = canvas.image_box_mm[:2]
     brushes_mm = tuple(sorted(set(round(float(b), 3) for b in (settings.brushes_mm or default_brushes_mm(wh, mm))), reverse=True))
     widths_px = [b / mm for b in brushes_mm]
     if widths_px[-1] > min(h, w) / 2:
-        raise SettingsError(f"the finest brush ({brushes_mm[-1]} mm) is wider than half the picture ({min(h, w) * mm / 2:.1f} mm); give finer --brushes")
+        raise SettingsError(f"brushes_mm: the finest brush ({brushes_mm[-1]} mm) is wider than half the picture ({min(h, w) * mm / 2:.1f} mm); give finer ones", "brushes_mm")
     if widths_px[-1] < 1.0:
         log.warning("the finest brush (%g mm) is %.2f px at the working size; strokes that thin render faintly", brushes_mm[-1], widths_px[-1])
     layer_map = None
@@ -348,52 +345,39 @@ def extract_plan(
     timings["strokes_s"] = time.perf_counter() - t0
 
     t0 = time.perf_counter()
-    if raw:
-        paints, labels_p = make_palette(np.array([r[2] for r in raw], np.uint8), settings.palette, settings.seed)
-    else:
-        paints, labels_p = np.zeros((0, 3), np.uint8), np.zeros(0, int)
-    strokes = []
-    for sid, ((pts, bi, rgb, step), paint) in enumerate(zip(raw, labels_p)):
-        layer = 0
-        if layer_map is not None:
+    paints, labels_p = make_palette(np.array([r[2] for r in raw], np.uint8), settings.palette, settings.seed)
+    layer_of = [0] * len(raw)
+    if layer_map is not None:
+        for k, (pts, *_rest) in enumerate(raw):
             ij = np.clip(np.floor(pts).astype(np.int64), 0, [w - 1, h - 1])
-            layer = int(np.bincount(layer_map[ij[:, 1], ij[:, 0]]).argmax())
-        strokes.append(
-            Stroke(
-                id=sid,
-                points=pts * mm + (ox, oy),
-                width_mm=brushes_mm[bi],
-                brush=bi,
-                paint=int(paint),
-                rgb=tuple(int(v) for v in rgb),
-                layer=layer,
-                level=bi,
-                step=int(step),
-            )
-        )
-    palette = [Paint(i, tuple(int(v) for v in rgb), f"paint-{i:02d} #{rgb[0]:02x}{rgb[1]:02x}{rgb[2]:02x}") for i, rgb in enumerate(paints)]
-    brushes = [Brush(i, b, "round") for i, b in enumerate(brushes_mm)]
-    plan_meta: dict[str, Any] = {
-        "engine": engine,
-        "version": __version__,
-        "seed": settings.seed,
-        "settings": {k: v for k, v in asdict(settings).items() if k != "seed"},
-        "working_px": [w, h],
-        "frames": {
-            "read": int(process.source_frames),
-            "used": int(len(process.frames) - process.prepended_blank),
-            "size_px": [fw, fh],
-            "prepended_blank": bool(process.prepended_blank),
-            "reversed": bool(process.reversed),
-            "background": list(bg),
-        },
+            layer_of[k] = int(np.bincount(layer_map[ij[:, 1], ij[:, 0]]).argmax())
+    frames_meta = {
+        "read": int(process.source_frames),
+        "used": int(len(process.frames) - process.prepended_blank),
+        "size_px": [fw, fh],
+        "prepended_blank": bool(process.prepended_blank),
+        "reversed": bool(process.reversed),
+        "background": list(bg),
     }
+    plan_meta = provenance(engine, settings, settings.seed, working_px=[w, h], frames=frames_meta)
     plan_meta.update(meta or {})
     if source_sha256:
         plan_meta["source_sha256"] = source_sha256
-    plan = StrokePlan(canvas, palette, brushes, strokes, plan_meta)
+    plan = assemble_plan(
+        canvas,
+        [r[0] for r in raw],
+        brush=[r[1] for r in raw],
+        paint=labels_p,
+        rgb=np.array([r[2] for r in raw], np.uint8).reshape(-1, 3),
+        layer=layer_of,
+        level=[r[1] for r in raw],
+        step=[r[3] for r in raw],
+        palette=paints,
+        brushes_mm=brushes_mm,
+        meta=plan_meta,
+    )
     timings["plan_s"] = time.perf_counter() - t0
-    log.info("extracted %d strokes from %d frames", len(strokes), n_steps + 1)
+    log.info("extracted %d strokes from %d frames", len(plan.strokes), n_steps + 1)
     return ExtractResult(plan=plan, image=work, process=process, changes=changes, depth=depth, timings=timings)
 
 

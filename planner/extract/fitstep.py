@@ -35,10 +35,10 @@ import cv2
 import numpy as np
 import shapely.errors
 
-from ..render import coverage_from_d2, segment_d2, stroke_bbox
-from .change import drop_specks
-from .fill import FillSettings, cover_paths, mask_to_polygon, simplify_path
-from .refine import refine_path
+from animatepainter.planner.render import coverage_from_d2, segment_d2, stroke_bbox
+from animatepainter.planner.extract.change import drop_specks
+from animatepainter.planner.extract.fill import FillSettings, cover_paths, mask_to_polygon, simplify_path
+from animatepainter.planner.extract.refine import refine_path
 
 log = logging.getLogger(__name__)
 

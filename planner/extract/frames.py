@@ -30,8 +30,8 @@ from typing import Sequence
 import cv2
 import numpy as np
 
-from ..errors import InputError, SettingsError
-from ..images import MIN_SIDE, load_image, resize_long_side
+from animatepainter.planner.errors import InputError, SettingsError
+from animatepainter.planner.images import MIN_SIDE, load_image, resize_long_side
 
 log = logging.getLogger(__name__)
 
@@ -153,7 +153,7 @@ def load_frames(path: str | Path, max_frames: int = 200, size: int | None = None
             different sizes, frames smaller than ``MIN_SIDE`` px.
     """
     if not 2 <= max_frames <= 10_000:
-        raise SettingsError(f"--max-frames must be between 2 and 10000, got {max_frames}")
+        raise SettingsError(f"max_frames must be between 2 and 10000, got {max_frames}", "max_frames")
     path = Path(path)
     if not path.exists():
         raise InputError(f"{path}: no such file or folder")

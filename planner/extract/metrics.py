@@ -21,23 +21,14 @@ from typing import TYPE_CHECKING, Sequence
 import cv2
 import numpy as np
 
-from ..plan import StrokePlan
-from ..render import new_canvas, plan_to_pixels, render_progress, stroke_bbox, stroke_coverage
+from animatepainter.planner.metrics import psnr
+from animatepainter.planner.plan import StrokePlan
+from animatepainter.planner.render import new_canvas, plan_to_pixels, render_progress, stroke_bbox, stroke_coverage
 
 if TYPE_CHECKING:  # pragma: no cover
     from scipy import sparse
 
-__all__ = ["psnr", "per_step_psnr", "top_stroke_map", "visible_by_step", "pixel_true_order", "order_agreement", "weighted_tau", "frames_vs_plan_sheet"]
-
-#: PSNR reported for identical images (instead of infinity), dB
-PSNR_CAP = 99.0
-
-
-def psnr(a: np.ndarray, b: np.ndarray) -> float:
-    """PSNR in dB of two uint8 images of the same shape (capped at :data:`PSNR_CAP`)."""
-    mse = float(np.mean((np.asarray(a, np.float64) - np.asarray(b, np.float64)) ** 2))
-    return PSNR_CAP if mse <= 0 else min(10.0 * np.log10(255.0**2 / mse), PSNR_CAP)
-
+__all__ = ["per_step_psnr", "top_stroke_map", "visible_by_step", "pixel_true_order", "order_agreement", "weighted_tau", "frames_vs_plan_sheet"]
 
 def _fit(img: np.ndarray, wh: tuple[int, int]) -> np.ndarray:
     return img if img.shape[1::-1] == tuple(wh) else cv2.resize(img, wh, interpolation=cv2.INTER_AREA)
@@ -365,7 +356,7 @@ def frames_vs_plan_sheet(plan: StrokePlan, frames: np.ndarray, max_pairs: int = 
         uint8 ``(H', W', 3)`` RGB sheet: pairs left to right, four pairs a row, each
         render captioned with its stroke count and PSNR against the frame.
     """
-    from animatepainter.export.video import contact_sheet
+    from animatepainter.planner.sheets import contact_sheet
 
     frames = np.asarray(frames)
     n = len(frames) - 1

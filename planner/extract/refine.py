@@ -29,7 +29,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..render import stroke_bbox
+from animatepainter.planner.render import stroke_bbox
 
 __all__ = ["nearest_segment", "refine_path", "MAX_STEP"]
 
@@ -125,7 +125,7 @@ def refine_path(
         ``(points, gain, rgb)``: float64 ``(n, 2)``, the error removed and the best
         colour of the refined path; the input itself when no move helped.
     """
-    from .fitstep import path_coverage, score_stroke
+    from animatepainter.planner.extract.fitstep import path_coverage, score_stroke
 
     pts = np.asarray(points, np.float64).copy()
     n = len(pts)

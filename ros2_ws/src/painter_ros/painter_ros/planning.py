@@ -10,7 +10,7 @@ from typing import Any, Mapping
 import numpy as np
 
 from animatepainter.planner.errors import InputError, SettingsError
-from animatepainter.planner.pipeline import PaintSettings, plan_painting
+from animatepainter.planner.teacher.pipeline import PaintSettings, plan_painting
 from animatepainter.planner.plan import StrokePlan
 
 __all__ = ["PLANNER_DEFAULTS", "settings_from_params", "image_to_rgb", "plan_image"]

@@ -1,7 +1,7 @@
 """Robot constraints: turn any :class:`StrokePlan` into one a given machine can execute.
 
 :func:`apply_machine` takes a plan from either engine and a
-:class:`~animatepainter.planner.machine.MachineProfile` and returns a plan that
+:class:`~animatepainter.planner.machine.profile.MachineProfile` and returns a plan that
 
 1. sits on the machine's canvas inside its margins (a plan made for another canvas
    size is scaled, keeping its aspect ratio, into the paintable area; a plan made for
@@ -38,20 +38,23 @@ pen-down and pen-up distance, estimated execution time) and :func:`execution_eve
 the machine-coordinate motion the G-code writer and the time estimate share.
 """
 
+
 from __future__ import annotations
 
 import logging
 import math
-from dataclasses import dataclass, replace
-from typing import Any, Iterator, Sequence
+from dataclasses import replace
+from typing import Any, Sequence
 
 import numpy as np
 
-from .errors import PlanError
-from .machine import MachineProfile
-from .order import overlap_pairs, precedence_greedy
-from .plan import Brush, Canvas, Paint, Stroke, StrokePlan
-from .progress import NULL_PROGRESS, Progress
+from animatepainter.planner.assemble import assemble_plan
+from animatepainter.planner.errors import PlanError
+from animatepainter.planner.machine.motion import machine_report
+from animatepainter.planner.machine.order import group_runs, order_for_machine
+from animatepainter.planner.machine.profile import MachineProfile
+from animatepainter.planner.plan import Canvas, Stroke, StrokePlan
+from animatepainter.planner.progress import NULL_PROGRESS, Progress
 
 log = logging.getLogger(__name__)
 
@@ -63,12 +66,8 @@ __all__ = [
     "place_plan",
     "hatch_passes",
     "match_paints",
-    "order_for_machine",
     "insert_actions",
-    "execution_events",
-    "machine_report",
     "check_plan_on_machine",
-    "Event",
 ]
 
 #: overlap of neighbouring hatch passes, fraction of the brush width
@@ -392,165 +391,6 @@ def _split_polyline(points: np.ndarray, max_len: float) -> list[np.ndarray]:
     return pieces
 
 
-# -- ordering --------------------------------------------------------------------------
-
-
-def _runs(keys: Sequence[tuple[int, int]]) -> list[tuple[int, int]]:
-    """``[start, stop)`` of maximal runs of equal keys."""
-    out = []
-    start = 0
-    for i in range(1, len(keys) + 1):
-        if i == len(keys) or keys[i] != keys[start]:
-            out.append((start, i))
-            start = i
-    return out
-
-
-def _or_opt(
-    order: list[int],
-    flips: list[bool],
-    firsts: np.ndarray,
-    lasts: np.ndarray,
-    tools: np.ndarray,
-    pairs: np.ndarray,
-    pos0: np.ndarray,
-    switch_mm: float,
-    passes: int = 3,
-) -> tuple[list[int], list[bool]]:
-    """Improve a run's order by moving single strokes (Or-opt), either way round.
-
-    The cost of going from stroke ``a`` to ``b`` is the pen-up distance plus
-    ``switch_mm`` when their tools differ; a stroke only moves between the last of
-    the strokes that must precede it and the first that must follow it (``pairs``), so
-    the render stays exact.
-    """
-    n = len(order)
-    if n < 3:
-        return order, flips
-    preds: list[list[int]] = [[] for _ in range(n)]
-    succs: list[list[int]] = [[] for _ in range(n)]
-    for i, j in pairs:
-        preds[int(j)].append(int(i))
-        succs[int(i)].append(int(j))
-    seq = np.array(order, np.int64)
-    flp = np.array(flips, bool)
-    w = switch_mm if math.isfinite(switch_mm) else 1e9  # inf: a tool change is never worth it
-
-    def ends(q: np.ndarray, f: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        st = np.where(f[:, None], lasts[q], firsts[q])
-        en = np.where(f[:, None], firsts[q], lasts[q])
-        return st, en
-
-    for _ in range(passes):
-        improved = 0
-        for s in list(seq):
-            pos = np.empty(n, np.int64)
-            pos[seq] = np.arange(n)
-            k = int(pos[s])
-            st, en = ends(seq, flp)
-            prev_end = en[k - 1] if k > 0 else pos0
-            has_next = k < n - 1
-            gain = float(np.hypot(*(st[k] - prev_end))) + (w if k > 0 and tools[seq[k - 1]] != tools[s] else 0.0)
-            if has_next:
-                gain += float(np.hypot(*(st[k + 1] - en[k]))) + (w if tools[seq[k + 1]] != tools[s] else 0.0)
-                gain -= float(np.hypot(*(st[k + 1] - prev_end))) + (w if k > 0 and tools[seq[k - 1]] != tools[seq[k + 1]] else 0.0)
-            # the sequence without s, and where s may go back in: slot t = before rest[t]
-            rest = np.delete(seq, k)
-            rflp = np.delete(flp, k)
-            rst, ren = np.delete(st, k, axis=0), np.delete(en, k, axis=0)
-            rpos = np.empty(n, np.int64)
-            rpos[rest] = np.arange(n - 1)
-            lo = max((int(rpos[p]) + 1 for p in preds[s]), default=0)
-            hi = min((int(rpos[q]) for q in succs[s]), default=n - 1)
-            if hi < lo:
-                continue
-            slots = np.arange(lo, hi + 1)
-            a_end = np.where(slots[:, None] > 0, ren[np.maximum(slots - 1, 0)], pos0)
-            a_tool = np.where(slots > 0, tools[rest[np.maximum(slots - 1, 0)]], -1)
-            nxt = slots < n - 1
-            b_st = rst[np.minimum(slots, n - 2)]
-            b_tool = tools[rest[np.minimum(slots, n - 2)]]
-            base = np.where(nxt, np.hypot(*(b_st - a_end).T) + np.where((a_tool >= 0) & (a_tool != b_tool), w, 0.0), 0.0)
-            best = None
-            for f in (False, True):
-                s_st = lasts[s] if f else firsts[s]
-                s_en = firsts[s] if f else lasts[s]
-                add = np.hypot(*(s_st - a_end).T) + np.where((a_tool >= 0) & (a_tool != tools[s]), w, 0.0)
-                add = add + np.where(nxt, np.hypot(*(b_st - s_en).T) + np.where(b_tool != tools[s], w, 0.0), 0.0) - base
-                j = int(np.argmin(add))
-                if best is None or add[j] < best[0]:
-                    best = (float(add[j]), int(slots[j]), f)
-            if best is not None and best[0] < gain - 1e-6:
-                seq = np.insert(rest, best[1], s)
-                flp = np.insert(rflp, best[1], best[2])
-                improved += 1
-        if not improved:
-            break
-    return seq.tolist(), flp.tolist()
-
-
-def order_for_machine(
-    polylines: Sequence[np.ndarray],
-    widths: Sequence[float],
-    colors: np.ndarray,
-    tools: np.ndarray,
-    runs: Sequence[tuple[int, int]],
-    fringe_mm: float,
-    switch_mm: float = math.inf,
-    start: np.ndarray | None = None,
-    progress: Progress = NULL_PROGRESS,
-) -> tuple[list[int], list[bool]]:
-    """Order strokes inside each run, keeping the render exact.
-
-    Args:
-        polylines: float ``(n_i, 2)`` points, mm, in their current order.
-        widths: stroke widths, mm.
-        colors: uint8 ``(n, 3)`` colours; overlapping strokes of *different* colour
-            keep their relative order.
-        tools: int ``(n,)`` tool key (paint and brush) of each stroke.
-        runs: ``[start, stop)`` index ranges reordered independently, in sequence.
-        fringe_mm: anti-aliasing fringe added to each stroke's radius, mm (half a
-            pixel of the finest render that must stay identical, plus margin).
-        switch_mm: a tool change is worth this much pen-up travel, mm (``inf``: keep
-            the tool whenever possible; 0: ignore tools, travel only).
-        start: pen position before the first stroke, mm.
-
-    Returns:
-        ``(order, reversed)``: indices into ``polylines`` and whether each is painted
-        backwards.
-    """
-    colors = np.asarray(colors).reshape(-1, 3)
-    tools = np.asarray(tools, np.int64)
-    order: list[int] = []
-    flips: list[bool] = []
-    pos = np.asarray(start, np.float64) if start is not None else (polylines[0][0] if len(polylines) else np.zeros(2))
-    tool = int(tools[0]) if len(tools) else -1
-    # buffer polygons are inscribed in the true circles: grow the radius to cover them
-    grow = 1.0 / math.cos(math.pi / 16.0)
-    with progress.stage("machine order", len(runs)) as st:
-        for a, b in runs:
-            idx = np.arange(a, b)
-            lines = [np.asarray(polylines[i], np.float64) for i in idx]
-            radii = [(widths[i] / 2.0 + fringe_mm) * grow for i in idx]
-            pairs = overlap_pairs(lines, radii)
-            if len(pairs):
-                c = colors[idx]
-                keep = (c[pairs[:, 0]] != c[pairs[:, 1]]).any(axis=1)
-                pairs = pairs[keep]
-            firsts = np.array([p[0] for p in lines])
-            lasts = np.array([p[-1] for p in lines])
-            sub, sub_flip = precedence_greedy(firsts, lasts, pairs, pos, tools[idx], tool, switch_mm)
-            sub, sub_flip = _or_opt(sub, sub_flip, firsts, lasts, tools[idx], pairs, pos, switch_mm)
-            for j, f in zip(sub, sub_flip):
-                order.append(int(idx[j]))
-                flips.append(f)
-            last = lines[sub[-1]]
-            pos = last[0] if sub_flip[-1] else last[-1]
-            tool = int(tools[order[-1]])
-            st.advance(1)
-    return order, flips
-
-
 # -- actions ---------------------------------------------------------------------------
 
 
@@ -637,7 +477,7 @@ def apply_machine(
     target = np.array([s.rgb for s in plan.strokes], np.uint8).reshape(-1, 3)
     keys = [(s.layer, s.level) for s in plan.strokes]
     run_label = np.zeros(len(keys), np.int64)
-    for r, (a, b) in enumerate(_runs(keys)):
+    for r, (a, b) in enumerate(group_runs(keys)):
         run_label[a:b] = r
     centres = np.array([p.mean(axis=0) for p in points]).reshape(-1, 2)
     with progress.stage("paints", 1) as st:
@@ -672,7 +512,7 @@ def apply_machine(
     pw = [float(brush_w[b]) for _, b, _, _ in pieces]
     prgb = paint_rgb[[pt for _, _, pt, _ in pieces]] if pieces else np.zeros((0, 3), np.uint8)
     tools = np.array([b * len(profile.paints) + pt for _, b, pt, _ in pieces], np.int64)
-    runs = _runs(piece_keys)
+    runs = group_runs(piece_keys)
     if reorder and pieces:
         fringe = 0.75 * canvas.mm_per_px if canvas.image_px[0] > 0 and canvas.image_box_mm[2] > 0 else 0.5
         m = profile.motion
@@ -693,37 +533,34 @@ def apply_machine(
         members = np.arange(a, b)
         slots = np.sort(pos_in_order[members])
         new_steps[slots] = np.sort(steps[members])
-    strokes = []
-    for k, (i, f) in enumerate(zip(order, flips)):
-        q, brush, paint, par = pieces[i]
-        s0 = src[par]
-        strokes.append(
-            Stroke(
-                id=k,
-                points=q[::-1] if f else q,
-                width_mm=float(brush_w[brush]),
-                brush=brush,
-                paint=paint,
-                rgb=tuple(int(v) for v in paint_rgb[paint]),
-                layer=s0.layer,
-                level=s0.level,
-                step=int(new_steps[k]),
-            )
-        )
-    strokes = insert_actions(strokes, profile)
-    palette = [Paint(i, tuple(int(v) for v in p.rgb), p.name) for i, p in enumerate(profile.paints)]
-    brushes = [Brush(j, b.width_mm, b.shape) for j, b in enumerate(profile.brushes)]
+    picked = [pieces[i] for i in order]
     meta = dict(plan.meta)
     meta["machine"] = profile.to_dict()
     meta["machine_fit"] = {"scale": fit["scale"], "offset_mm": fit["offset_mm"], "clamped": fit["clamped"], "source_strokes": len(src), "hatched": n_hatched, "split": n_split, "reordered": bool(reorder)}
-    out = StrokePlan(canvas, palette, brushes, strokes, meta)
+    out = assemble_plan(
+        canvas,
+        [q[::-1] if f else q for (q, _, _, _), f in zip(picked, flips)],
+        units="mm",
+        brush=[b for _, b, _, _ in picked],
+        paint=[pt for _, _, pt, _ in picked],
+        rgb=[paint_rgb[pt] for _, _, pt, _ in picked],
+        layer=[src[par].layer for _, _, _, par in picked],
+        level=[src[par].level for _, _, _, par in picked],
+        step=new_steps,
+        palette=[p.rgb for p in profile.paints],
+        paint_names=[p.name for p in profile.paints],
+        brushes_mm=[b.width_mm for b in profile.brushes],
+        brush_shapes=[b.shape for b in profile.brushes],
+        meta=meta,
+    )
+    out = out.with_strokes(insert_actions(out.strokes, profile))
     StrokePlan.validate_dict(out.to_dict(), "robot plan")
     check_plan_on_machine(out, profile)
     return out, machine_report(out, profile)
 
 
 def machine_settings(settings: Any, profile: MachineProfile, canvas_given: bool = False) -> Any:
-    """Planner settings (:class:`~animatepainter.planner.pipeline.PaintSettings`) for
+    """Planner settings (:class:`~animatepainter.planner.teacher.pipeline.PaintSettings`) for
     painting on ``profile``: the canvas is the machine's paintable area (unless
     ``canvas_given``), the background its canvas colour (when the profile sets one),
     and, for brush machines with ``nearest`` colour matching, the strokes are fitted
@@ -769,211 +606,8 @@ def ensure_machine(plan: StrokePlan, profile: MachineProfile, progress: Progress
 def _roundtrip(d: dict[str, Any]) -> dict[str, Any]:
     import json
 
-    from .plan import _jsonable
+    from animatepainter.planner.plan import _jsonable
 
     return json.loads(json.dumps(_jsonable(d)))
 
 
-# -- execution: events, time -----------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Event:
-    """One machine operation, machine coordinates (mm, s).
-
-    ``kind`` is ``"travel"`` (pen-up XY move to ``xy``), ``"z"`` (move to height
-    ``z``; ``down`` True when lowering onto paper, well, water or rag), ``"draw"``
-    (pen-down polyline ``points``, first point = current position), ``"dwell"``
-    (``seconds``), ``"tool"`` (change to tool ``number``, ``label``), ``"note"``
-    (``label``: what comes next, for comments). ``stroke`` is the stroke index for
-    stroke events, else -1.
-    """
-
-    kind: str
-    xy: tuple[float, float] | None = None
-    z: float | None = None
-    down: bool = False
-    points: np.ndarray | None = None
-    seconds: float = 0.0
-    number: int = 0
-    label: str = ""
-    stroke: int = -1
-
-
-def execution_events(plan: StrokePlan, profile: MachineProfile) -> Iterator[Event]:
-    """The motion that executes a robot plan on ``profile``, start to end.
-
-    Starts pen-up at ``motion.home_mm``; for each stroke performs its actions (clean:
-    water then rag; tool: go to ``tool_change.position_mm`` and change; dip: the
-    paint's well), travels to the stroke's first point, lowers, draws, raises; after
-    the last stroke cleans the brush (painting arms) and returns home.
-    """
-    m, st = profile.motion, profile.stations
-    up, down = m.pen_up_z_mm, m.pen_down_z_mm
-    to_m = profile.canvas.to_machine
-    yield Event("z", z=up)
-    yield Event("travel", xy=tuple(m.home_mm))
-
-    def visit(xy, seconds, label):
-        yield Event("note", label=label)
-        yield Event("travel", xy=(float(xy[0]), float(xy[1])))
-        yield Event("z", z=st.dip_z_mm, down=True)
-        if seconds > 0:
-            yield Event("dwell", seconds=seconds)
-        yield Event("z", z=up)
-
-    for i, s in enumerate(plan.strokes):
-        for a in s.actions:
-            if a == "clean" and not profile.pens:
-                if st.water_mm is not None:
-                    yield from visit(st.water_mm, st.wash_s, "clean: water")
-                if st.rag_mm is not None:
-                    yield from visit(st.rag_mm, st.wipe_s, "clean: rag")
-            elif a == "tool":
-                b = profile.brushes[s.brush]
-                if profile.tool_change.position_mm is not None:
-                    yield Event("travel", xy=tuple(profile.tool_change.position_mm))
-                label = f"{profile.paints[s.paint].name} {b.width_mm:g} mm" if profile.pens else f"{b.name}"
-                yield Event("tool", number=b.tool, label=label, stroke=i)
-            elif a == "dip" and not profile.pens:
-                well = profile.paints[s.paint].well_mm
-                if well is not None:
-                    yield from visit(well, st.dip_s, f"dip: {profile.paints[s.paint].name}")
-        pts = to_m(s.points)
-        yield Event("note", label=f"stroke {s.id} paint {s.paint} brush {s.brush} layer {s.layer} level {s.level} step {s.step}", stroke=i)
-        yield Event("travel", xy=(float(pts[0, 0]), float(pts[0, 1])), stroke=i)
-        yield Event("z", z=down, down=True, stroke=i)
-        yield Event("draw", points=pts, stroke=i)
-        yield Event("z", z=up, stroke=i)
-    if plan.strokes and not profile.pens:
-        if st.water_mm is not None:
-            yield from visit(st.water_mm, st.wash_s, "clean: water")
-        if st.rag_mm is not None:
-            yield from visit(st.rag_mm, st.wipe_s, "clean: rag")
-    yield Event("travel", xy=tuple(m.home_mm))
-
-
-def _move_time(length: float, speed: float, accel: float) -> float:
-    """Time of a straight move from rest to rest, s (trapezoidal profile)."""
-    if length <= 0:
-        return 0.0
-    if accel <= 0:
-        return length / speed
-    if length >= speed * speed / accel:
-        return length / speed + speed / accel
-    return 2.0 * math.sqrt(length / accel)
-
-
-def draw_time(points: np.ndarray, speed: float, accel: float, junction_deviation_mm: float) -> float:
-    """Time to draw a polyline from rest to rest, s, with corner slow-downs.
-
-    The speed through each vertex is capped by GRBL's junction-deviation rule
-    (``v² = a·δ·sin(θ/2) / (1 − sin(θ/2))``, θ the angle between the incoming and the
-    reversed outgoing direction: straight on is unlimited, a full reversal stops), then
-    by what acceleration allows from the start and before the end (GRBL's backward and
-    forward planner passes, written here as running minima), and each segment runs a
-    trapezoidal profile between its entry and exit speeds. Hand-written: no library
-    estimates motion time for a planned path; the rule is GRBL's (planner.c).
-
-    Args:
-        points: float ``(n, 2)`` path, mm.
-        speed: feed rate, mm/s (> 0).
-        accel: acceleration, mm/s² (0: instant speed changes, time = length / speed).
-        junction_deviation_mm: GRBL ``$11``, mm (0: stop at every corner).
-    """
-    p = np.asarray(points, np.float64).reshape(-1, 2)
-    seg = np.diff(p, axis=0)
-    L = np.hypot(seg[:, 0], seg[:, 1])
-    keep = L > 1e-9
-    seg, L = seg[keep], L[keep]
-    if len(L) == 0:
-        return 0.0
-    if accel <= 0:
-        return float(L.sum() / speed)
-    u = seg / L[:, None]
-    cap2 = np.full(len(L) + 1, speed * speed)  # squared speed cap at each vertex
-    cap2[0] = cap2[-1] = 0.0  # from rest, to rest
-    if len(L) > 1:
-        cos_t = np.clip(-(u[:-1] * u[1:]).sum(axis=1), -1.0, 1.0)
-        sin_h = np.sqrt(0.5 * (1.0 - cos_t))  # sin(θ/2)
-        with np.errstate(divide="ignore", invalid="ignore"):
-            vj2 = np.where(sin_h > 1.0 - 1e-9, np.inf, accel * junction_deviation_mm * sin_h / (1.0 - sin_h))
-        cap2[1:-1] = np.minimum(cap2[1:-1], vj2)
-    s = np.concatenate([[0.0], np.cumsum(L)])
-    # backward pass: v_k² <= min_{j>=k} (cap_j² + 2a (s_j - s_k)); forward the same way
-    back = np.minimum.accumulate((cap2 + 2 * accel * s)[::-1])[::-1] - 2 * accel * s
-    v2 = np.minimum.accumulate(back - 2 * accel * s) + 2 * accel * s
-    v2 = np.maximum(np.minimum(v2, back), 0.0)
-    v0, v1 = np.sqrt(v2[:-1]), np.sqrt(v2[1:])
-    vp = np.minimum(speed, np.sqrt((2 * accel * L + v2[:-1] + v2[1:]) / 2))
-    vp = np.maximum(vp, np.maximum(v0, v1))
-    cruise = np.maximum(L - (2 * vp * vp - v2[:-1] - v2[1:]) / (2 * accel), 0.0)
-    return float(((2 * vp - v0 - v1) / accel + cruise / np.maximum(vp, 1e-12)).sum())
-
-
-def machine_report(plan: StrokePlan, profile: MachineProfile) -> dict[str, Any]:
-    """Machine figures of a robot plan.
-
-    Returns:
-        dict: ``profile``, ``strokes``, ``paint_changes`` and ``tool_changes``
-        (consecutive strokes whose paint / tool differ), ``dips`` (all paint loads),
-        ``reloads`` (dips for capacity alone), ``cleans`` (including the final one),
-        ``pen_down_mm``, ``pen_up_mm`` (all pen-up XY travel: between strokes, to the
-        stations and tool change position, from and back home),
-        ``pen_up_between_strokes_mm``, ``estimated_time_s`` and ``time_s`` (its parts:
-        draw, travel, z, dwell, tool changes). The time estimate moves at the profile's
-        speeds with a trapezoidal speed profile per move; strokes slow down at their
-        corners by the profile's junction deviation (:func:`draw_time`).
-    """
-    m = profile.motion
-    strokes = plan.strokes
-    paint_changes = sum(1 for a, b in zip(strokes, strokes[1:]) if a.paint != b.paint)
-    tool_changes = sum(1 for a, b in zip(strokes, strokes[1:]) if a.brush != b.brush)
-    dips = sum("dip" in s.actions for s in strokes)
-    reloads = sum(("dip" in s.actions) and ("clean" not in s.actions) and ("tool" not in s.actions) and i > 0 for i, s in enumerate(strokes))
-    cleans = sum("clean" in s.actions for s in strokes)
-    t = {"draw_s": 0.0, "travel_s": 0.0, "z_s": 0.0, "dwell_s": 0.0, "tool_change_s": 0.0}
-    pen_up = 0.0
-    pen_down = 0.0
-    pos = np.array(m.home_mm, np.float64)
-    z = m.pen_up_z_mm
-    for ev in execution_events(plan, profile):
-        if ev.kind == "travel":
-            d = float(np.hypot(*(np.asarray(ev.xy) - pos)))
-            pen_up += d
-            t["travel_s"] += _move_time(d, m.travel_speed_mm_s, m.acceleration_mm_s2)
-            pos = np.asarray(ev.xy, np.float64)
-        elif ev.kind == "z":
-            if m.pen_lift == "servo":
-                t["z_s"] += m.servo_delay_s if ev.z != z else 0.0
-            else:
-                t["z_s"] += abs(ev.z - z) / m.z_speed_mm_s
-            z = ev.z
-        elif ev.kind == "draw":
-            p = ev.points
-            d = float(np.linalg.norm(np.diff(p, axis=0), axis=1).sum()) if len(p) > 1 else 0.0
-            pen_down += d
-            t["draw_s"] += draw_time(p, m.draw_speed_mm_s, m.acceleration_mm_s2, m.junction_deviation_mm)
-            pos = p[-1]
-        elif ev.kind == "dwell":
-            t["dwell_s"] += ev.seconds
-        elif ev.kind == "tool":
-            t["tool_change_s"] += profile.tool_change.time_s
-    total = sum(t.values())
-    st = profile.stations
-    final_cleans = int(bool(strokes) and not profile.pens and (st.water_mm is not None or st.rag_mm is not None))
-    return {
-        "profile": profile.name,
-        "kind": profile.kind,
-        "strokes": len(strokes),
-        "paint_changes": paint_changes,
-        "tool_changes": tool_changes,
-        "dips": dips,
-        "reloads": reloads,
-        "cleans": cleans + final_cleans,
-        "pen_down_mm": round(pen_down, 1),
-        "pen_up_mm": round(pen_up, 1),
-        "pen_up_between_strokes_mm": round(plan.pen_up_travel_mm(), 1),
-        "estimated_time_s": round(total, 1),
-        "time_s": {k: round(v, 1) for k, v in t.items()},
-    }

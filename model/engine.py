@@ -26,9 +26,9 @@ from typing import Any
 
 import numpy as np
 
-from .errors import SettingsError
-from .pipeline import PaintResult, PaintSettings, working_image_and_depth
-from .progress import NULL_PROGRESS, Progress
+from animatepainter.planner.errors import SettingsError
+from animatepainter.planner.teacher.pipeline import PaintResult, PaintSettings, working_image_and_depth
+from animatepainter.planner.progress import NULL_PROGRESS, Progress
 
 log = logging.getLogger(__name__)
 
@@ -55,7 +55,7 @@ class DiffusionOptions:
     def check(self) -> None:
         """Raise :class:`SettingsError` naming the first impossible option."""
         if not 1 <= int(self.sample_steps) <= 1000:
-            raise SettingsError(f"--sample-steps must be between 1 and 1000, got {self.sample_steps}")
+            raise SettingsError(f"sample_steps must be between 1 and 1000, got {self.sample_steps}", "sample_steps")
 
 
 def plan_with_diffusion(
@@ -82,15 +82,15 @@ def plan_with_diffusion(
         progress: progress display.
 
     Returns:
-        :class:`~animatepainter.planner.pipeline.PaintResult` with ``plan.meta["engine"]
+        :class:`~animatepainter.planner.teacher.pipeline.PaintResult` with ``plan.meta["engine"]
         == "diffusion"``; ``timings`` has ``depth_s``, ``load_model_s``, ``diffuse_s``,
         ``changes_s``, ``strokes_s``, ``plan_s``.
     """
     from animatepainter.model.generate import default_checkpoint, generate_process
     from animatepainter.model.pipeline import load_pipeline
 
-    from .extract import ExtractSettings, extract_plan
-    from .layers import depth_layers
+    from animatepainter.planner.extract import ExtractSettings, extract_plan
+    from animatepainter.planner.layers import depth_layers
 
     settings.check()
     options.check()
@@ -132,7 +132,7 @@ def plan_with_diffusion(
         if n <= settings.strokes:
             break
         if attempt == MAX_TRIES - 1:
-            raise SettingsError(f"the diffusion engine's plan needs {n} strokes, more than --strokes {settings.strokes}; raise --strokes")
+            raise SettingsError(f"strokes {settings.strokes} is too few for the diffusion engine's plan, which needs {n}; raise it", "strokes")
         # fewer strokes: each must pay more; the count falls roughly as the gain bar rises
         ex = replace(ex, min_gain=ex.min_gain * max(2.0, (n / settings.strokes) ** 1.5))
         log.info("%d strokes > --strokes %d; extracting again with min_gain %.3g", n, settings.strokes, ex.min_gain)

@@ -64,9 +64,9 @@ def train_cmd(
     augment: str = typer.Option("dihedral", "--augment", help="'dihedral': random flips and 90-degree turns of image, depth and frames together (the order must then come from depth, not from where things are in the frame); 'hflip'; 'none'."),
 ) -> None:
     """Train the depth-guided painting-process diffuser (Accelerate: CPU, one GPU, or several processes with `accelerate launch --multi_gpu` or `torchrun`)."""
-    from animatepainter.planner.cli import RichProgress, console_print
+    from animatepainter.cli.ui import RichProgress, console_print
 
-    from .train import TrainSettings, train
+    from animatepainter.model.train import TrainSettings, train
 
     _threads(threads)
     settings = TrainSettings(
@@ -109,7 +109,7 @@ def generate_cmd(
     fps: float = typer.Option(4.0, "--fps", help="Frame rate of process.mp4 (frames per second)."),
     device: str = typer.Option("auto", "--device", help="'auto', 'cpu' or 'cuda'."),
     threads: Optional[int] = typer.Option(None, "--threads", help="CPU threads torch may use (count)."),
-    backend: str = typer.Option("torch", "--backend", help="'torch' (PyTorch) or 'onnxruntime' (the networks of an `animatepainter export-onnx` folder, see --onnx; same sampling loop)."),
+    backend: str = typer.Option("torch", "--backend", help="'torch' (PyTorch) or 'onnxruntime' (the networks of an `animatepainter export onnx` folder, see --onnx; same sampling loop)."),
     onnx_dir: Optional[Path] = typer.Option(None, "--onnx", help="ONNX export folder of the same checkpoint (for --backend onnxruntime)."),
     provider: str = typer.Option("auto", "--provider", help="onnxruntime provider: 'auto' (TensorRT, then CUDA, then CPU; logs which), 'tensorrt', 'cuda' or 'cpu'."),
     trt_cache: Optional[Path] = typer.Option(None, "--trt-cache", envvar="ANIMATEPAINTER_TRT_CACHE", help="TensorRT engine cache folder (env ANIMATEPAINTER_TRT_CACHE). Default: ~/.cache/animatepainter/tensorrt."),
@@ -120,13 +120,13 @@ def generate_cmd(
 
     from animatepainter.export.video import contact_sheet, write_mp4, write_png
     from animatepainter.planner.atomic import OutputDir, atomic_write_bytes, check_writable_dir
-    from animatepainter.planner.cli import RichProgress, console_print
+    from animatepainter.cli.ui import RichProgress, console_print
     from animatepainter.planner.depth import estimate_depth
     from animatepainter.planner.errors import SettingsError
     from animatepainter.planner.images import file_sha256, load_depth, load_image
 
-    from .generate import default_checkpoint, generate_process
-    from .pipeline import load_pipeline
+    from animatepainter.model.generate import default_checkpoint, generate_process
+    from animatepainter.model.pipeline import load_pipeline
 
     if not 1 <= steps <= 1000:
         raise SettingsError(f"--steps must be between 1 and 1000, got {steps}")
@@ -138,7 +138,7 @@ def generate_cmd(
         raise SettingsError(f"--backend must be torch or onnxruntime, got {backend!r}")
     if backend == "onnxruntime":
         if onnx_dir is None:
-            raise SettingsError("--backend onnxruntime needs --onnx DIR (make one with `animatepainter export-onnx --ckpt CKPT -o DIR`)")
+            raise SettingsError("--backend onnxruntime needs --onnx DIR (make one with `animatepainter export onnx --ckpt CKPT -o DIR`)")
         from animatepainter.export.ort_runtime import provider_chain
 
         provider_chain(provider)  # an unknown or missing provider fails before any loading
@@ -219,12 +219,12 @@ def evaluate_model_cmd(
 ) -> None:
     """Score the diffuser against the teacher's processes on held-out images, with crossfade and no-DF-Encoder baselines."""
     from animatepainter.planner.atomic import atomic_write_bytes, check_writable_dir
-    from animatepainter.planner.cli import RichProgress, console_print
+    from animatepainter.cli.ui import RichProgress, console_print
     from animatepainter.planner.errors import InputError, SettingsError
 
-    from .evaluate import HELDOUT_SEED, evaluate_models, format_table, heldout_samples, samples_from_dataset
-    from .generate import default_checkpoint
-    from .pipeline import load_pipeline
+    from animatepainter.model.evaluate import HELDOUT_SEED, evaluate_models, format_table, heldout_samples, samples_from_dataset
+    from animatepainter.model.generate import default_checkpoint
+    from animatepainter.model.pipeline import load_pipeline
 
     if procedural < 0:
         raise SettingsError(f"--procedural must be >= 0, got {procedural}")

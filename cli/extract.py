@@ -15,7 +15,7 @@ log = logging.getLogger(__name__)
 
 def parse_brushes(text: Optional[str]) -> tuple[float, ...] | None:
     """``"12,6,3"`` (mm) to a tuple of widths; ``None`` or ``""`` for the default."""
-    from .errors import SettingsError
+    from animatepainter.planner.errors import SettingsError
 
     if text is None or not text.strip():
         return None
@@ -56,20 +56,20 @@ def extract(
     from animatepainter.export.bundle import write_outputs
     from animatepainter.export.video import write_png
 
-    from .atomic import OutputDir, check_writable_dir
-    from .cli import RichProgress, console_print
-    from .cli_paint import parse_rgb
-    from .depth import BACKENDS
-    from .errors import SettingsError
-    from .extract import ExtractSettings, extract_plan, load_frames
-    from .extract.metrics import frames_vs_plan_sheet, per_step_psnr
-    from .images import file_sha256, load_depth, load_image
+    from animatepainter.planner.atomic import OutputDir, check_writable_dir
+    from animatepainter.cli.ui import RichProgress, console_print
+    from animatepainter.planner.colors import parse_rgb
+    from animatepainter.planner.depth import BACKENDS
+    from animatepainter.planner.errors import SettingsError
+    from animatepainter.planner.extract import ExtractSettings, extract_plan, load_frames
+    from animatepainter.planner.extract.metrics import frames_vs_plan_sheet, per_step_psnr
+    from animatepainter.planner.images import file_sha256, load_depth, load_image
 
     settings = ExtractSettings(
         palette=palette,
         brushes_mm=parse_brushes(brushes),
         canvas_mm=tuple(canvas_mm) if canvas_mm else None,
-        background=None if background.strip().lower() == "auto" else parse_rgb(background),
+        background=None if background.strip().lower() == "auto" else parse_rgb(background, "--background"),
         reverse=reverse,
         threshold=threshold,
         occlusion_frames=occlusion_frames,
@@ -97,7 +97,7 @@ def extract(
     dep = load_depth(depth, (img if img is not None else seq[0]).shape[:2]) if depth is not None else None
     timings = {"load_s": time.perf_counter() - t0}
     if dep is None and depth_backend != "none":
-        from .depth import estimate_depth
+        from animatepainter.planner.depth import estimate_depth
 
         t1 = time.perf_counter()
         finished = img if img is not None else (seq[0] if reverse else seq[-1])

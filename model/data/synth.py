@@ -5,7 +5,7 @@ made in four steps:
 
 1. the image is resized (and, by default, centre-cropped to a square) to ``size`` px;
 2. depth is estimated (``depth_backend``) or, for procedural scenes, taken exactly;
-3. the teacher (:func:`~animatepainter.planner.pipeline.plan_painting`) fits strokes
+3. the teacher (:func:`~animatepainter.planner.teacher.pipeline.plan_painting`) fits strokes
    in the painter's order: depth layers far -> near, refinement coarse -> fine;
 4. the process is rendered as ``T`` frames from the blank canvas to the finished
    image **by erasure** (the AnimatePainter paper's data pipeline).
@@ -66,7 +66,6 @@ crash never leaves a half-written shard under a visible name.
 
 from __future__ import annotations
 
-import collections
 import contextlib
 import dataclasses
 import glob as globlib
@@ -75,22 +74,22 @@ import logging
 import math
 import os
 import re
-import socket
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable, Iterable, Iterator, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Iterator, Sequence
 
 import cv2
 import numpy as np
 
-from .atomic import atomic_path, atomic_write_bytes, check_writable_dir
-from .dataset import FORMAT, MANIFEST, decode_sample, encode_sample
-from .errors import AnimatePainterError, OutputError, SettingsError, one_line
-from .progress import NULL_PROGRESS, Progress
+from animatepainter.planner.atomic import atomic_path, atomic_write_bytes, check_writable_dir
+from animatepainter.model.data.dataset import FORMAT, MANIFEST, decode_sample, encode_sample
+from animatepainter.planner.errors import AnimatePainterError, OutputError, SettingsError, one_line
+from animatepainter.planner.progress import NULL_PROGRESS, Progress
+from animatepainter.model.data.engines import check_ray_address, make_engine
 
 if TYPE_CHECKING:  # pragma: no cover
-    from .plan import StrokePlan
+    from animatepainter.planner.plan import StrokePlan
 
 log = logging.getLogger(__name__)
 
@@ -104,9 +103,6 @@ __all__ = [
     "stroke_frames",
     "layer_ends",
     "sample_seed",
-    "check_ray_address",
-    "LocalEngine",
-    "RayEngine",
     "synthesize",
     "expand_inputs",
     "make_jobs",
@@ -166,19 +162,19 @@ class SynthSettings:
     def check(self) -> None:
         """Raise :class:`SettingsError` naming the first impossible setting."""
         if not 2 <= self.frames <= 256:
-            raise SettingsError(f"--frames must be between 2 and 256 (blank canvas and finished image included), got {self.frames}")
+            raise SettingsError(f"frames must be between 2 and 256 (blank canvas and finished image included), got {self.frames}", "frames")
         if not 16 <= self.size <= 1024:
-            raise SettingsError(f"--size must be between 16 and 1024 px, got {self.size}")
+            raise SettingsError(f"size must be between 16 and 1024 px, got {self.size}", "size")
         if self.aspect not in ("crop", "keep"):
-            raise SettingsError(f"--aspect must be 'crop' or 'keep', got {self.aspect!r}")
+            raise SettingsError(f"aspect must be 'crop' or 'keep', got {self.aspect!r}", "aspect")
         if self.strokes is not None and not 1 <= self.strokes <= 200_000:
-            raise SettingsError(f"--strokes must be between 1 and 200000, got {self.strokes}")
+            raise SettingsError(f"strokes must be between 1 and 200000, got {self.strokes}", "strokes")
         if not 1 <= self.shard_size <= 100_000:
-            raise SettingsError(f"--shard-size must be between 1 and 100000, got {self.shard_size}")
+            raise SettingsError(f"shard_size must be between 1 and 100000, got {self.shard_size}", "shard_size")
         if self.depth_backend not in ("prior", "transformers"):
-            raise SettingsError(f"--depth-backend must be 'prior' or 'transformers', got {self.depth_backend!r}")
+            raise SettingsError(f"depth_backend must be 'prior' or 'transformers', got {self.depth_backend!r}", "depth_backend")
         if self.depth_backend == "transformers" and not self.depth_model:
-            raise SettingsError("--depth-backend transformers needs --depth-model DIR (a local model folder)")
+            raise SettingsError("depth_model is required by the 'transformers' depth backend (a local model folder)", "depth_model")
         self.paint_settings(0).check()
 
     @property
@@ -189,9 +185,9 @@ class SynthSettings:
         return int(min(max(round(self.size * self.size / 32), 100), 4000))
 
     def paint_settings(self, seed: int):
-        """The teacher's :class:`~animatepainter.planner.pipeline.PaintSettings` for a
+        """The teacher's :class:`~animatepainter.planner.teacher.pipeline.PaintSettings` for a
         sample with ``seed``: ``steps = T - 1`` so that plan steps map onto frames."""
-        from .pipeline import PaintSettings
+        from animatepainter.planner.teacher.pipeline import PaintSettings
 
         return PaintSettings(
             strokes=self.stroke_budget,
@@ -208,7 +204,7 @@ class SynthSettings:
     def fingerprint(self) -> dict[str, Any]:
         """Everything that decides a shard's bytes (recorded in the manifest and in
         each shard record; a resume only reuses shards with the same fingerprint)."""
-        from . import __version__
+        from animatepainter.planner import __version__
 
         d = dataclasses.asdict(self)
         d["background"] = list(self.background)
@@ -308,7 +304,7 @@ def expand_inputs(items: Sequence[str | Path]) -> list[str]:
 def make_jobs(files: Sequence[str], procedural: int, seed: int) -> list[SampleJob]:
     """Jobs for ``files`` (indices ``0..len(files)-1``) then ``procedural`` scenes."""
     if procedural < 0:
-        raise SettingsError(f"--procedural must be >= 0, got {procedural}")
+        raise SettingsError(f"procedural must be >= 0, got {procedural}", "procedural")
     sources = [str(f) for f in files] + [f"procedural:{i}" for i in range(procedural)]
     return [SampleJob(i, f"{i:08d}", src, sample_seed(seed, i)) for i, src in enumerate(sources)]
 
@@ -385,13 +381,13 @@ def erasure_frames(plan: "StrokePlan", image: np.ndarray, layers: np.ndarray, fr
             ``image`` (its strokes are rasterised at the image's pixel size).
         image: uint8 ``(H, W, 3)`` the finished image (the last frame).
         layers: int ``(H, W)`` depth layer of each pixel, 0 = farthest (the teacher's
-            :attr:`~animatepainter.planner.pipeline.PaintResult.layers`).
+            :attr:`~animatepainter.planner.teacher.pipeline.PaintResult.layers`).
         frames: ``T >= 2``.
 
     Returns:
         :class:`ProcessFrames`.
     """
-    from .render import new_canvas, plan_to_pixels, stroke_bbox, stroke_coverage, to_uint8
+    from animatepainter.planner.render import new_canvas, plan_to_pixels, stroke_bbox, stroke_coverage, to_uint8
 
     image = np.asarray(image, np.uint8)
     h, w = image.shape[:2]
@@ -443,7 +439,7 @@ def erasure_frames(plan: "StrokePlan", image: np.ndarray, layers: np.ndarray, fr
 def _fit_size(img: np.ndarray, size: int, aspect: str) -> np.ndarray:
     """Scale (area filter down, cubic up) and, for ``aspect="crop"``, centre-crop a
     ``size`` x ``size`` square; ``"keep"``: long side ``size``."""
-    from .images import resize_long_side
+    from animatepainter.planner.images import resize_long_side
 
     if aspect == "keep":
         return resize_long_side(img, size)
@@ -460,7 +456,7 @@ def synthesize(job: SampleJob, settings: SynthSettings) -> dict[str, Any]:
     """Make one sample.
 
     Returns:
-        the arguments of :func:`~animatepainter.planner.dataset.encode_sample`:
+        the arguments of :func:`~animatepainter.model.data.dataset.encode_sample`:
         ``key``, ``image`` uint8 ``(H, W, 3)``, ``depth`` float32 ``(H, W)`` (1 =
         nearest), ``frames`` uint8 ``(T, H, W, 3)``, ``masks`` bool ``(T, H, W)``,
         ``start`` / ``done`` uint8 ``(H, W)``, ``strokes`` and ``meta`` dicts.
@@ -468,10 +464,10 @@ def synthesize(job: SampleJob, settings: SynthSettings) -> dict[str, Any]:
     Raises:
         InputError: the image cannot be read or used.
     """
-    from . import __version__
-    from .images import file_sha256, load_image
-    from .pipeline import plan_painting
-    from .scenes import make_scene
+    from animatepainter.planner import __version__
+    from animatepainter.planner.images import file_sha256, load_image
+    from animatepainter.planner.teacher.pipeline import plan_painting
+    from animatepainter.planner.scenes import make_scene
 
     # the teacher gets the low 16 bits of the sample seed (it only breaks ties and
     # seeds the palette's k-means with it; fixed so that datasets stay reproducible
@@ -526,7 +522,7 @@ def synthesize(job: SampleJob, settings: SynthSettings) -> dict[str, Any]:
 
 
 def _pixel_strokes(plan: "StrokePlan", width_px: int) -> tuple[tuple[int, int], list]:
-    from .render import plan_to_pixels
+    from animatepainter.planner.render import plan_to_pixels
 
     return plan_to_pixels(plan, width_px=width_px, region="image")
 
@@ -537,13 +533,13 @@ def preview_sheet(sample: dict[str, Any]) -> np.ndarray:
 
     Args:
         sample: as returned by :func:`synthesize` (uint8 frames ``(T, H, W, 3)``) or by
-            :func:`~animatepainter.planner.dataset.decode_sample` (float32 frames
+            :func:`~animatepainter.model.data.dataset.decode_sample` (float32 frames
             ``(T, 3, H, W)``).
 
     Returns:
         uint8 ``(H', W', 3)`` RGB image.
     """
-    from animatepainter.export.video import contact_sheet
+    from animatepainter.planner.sheets import contact_sheet
 
     frames = np.asarray(sample["frames"])
     depth = np.asarray(sample["depth"], np.float32)
@@ -576,7 +572,7 @@ def run_job(job: SampleJob, settings: SynthSettings, preview: bool = False) -> J
         members = encode_sample(**sample)
         png = None
         if preview:
-            from .dataset import _png
+            from animatepainter.model.data.dataset import _png
 
             png = _png(preview_sheet(sample))
         return JobResult(job.index, job.key, job.source, members=members, preview=png)
@@ -587,193 +583,6 @@ def run_job(job: SampleJob, settings: SynthSettings, preview: bool = False) -> J
     except Exception as e:  # noqa: BLE001 - one odd image must not stop a million-image run
         log.warning("%s: unexpected %s", job.source, type(e).__name__, exc_info=True)
         return JobResult(job.index, job.key, job.source, reason=f"unexpected {type(e).__name__}: {one_line(e, 300)}")
-
-
-# ----------------------------------------------------------------------------------
-# engines: map jobs to results, in job order
-# ----------------------------------------------------------------------------------
-
-
-def _worker_init() -> None:
-    cv2.setNumThreads(1)
-
-
-@contextlib.contextmanager
-def _single_threaded_env() -> Iterator[None]:
-    """BLAS/OpenMP thread counts of 1 for child processes started inside (each worker
-    makes one sample at a time; N workers x M threads would oversubscribe)."""
-    names = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
-    old = {n: os.environ.get(n) for n in names}
-    for n in names:
-        os.environ.setdefault(n, "1")
-    try:
-        yield
-    finally:
-        for n, v in old.items():
-            if v is None:
-                os.environ.pop(n, None)
-            else:
-                os.environ[n] = v
-
-
-class LocalEngine:
-    """Worker processes on this machine (``spawn``-ed; one in-process worker when
-    ``workers == 1``)."""
-
-    name = "local"
-
-    def __init__(self, workers: int | None = None) -> None:
-        self.workers = int(workers or os.cpu_count() or 1)
-        if self.workers < 1:
-            raise SettingsError(f"--workers must be >= 1, got {workers}")
-        self._pool = None
-
-    def __enter__(self) -> "LocalEngine":
-        if self.workers > 1:
-            import multiprocessing as mp
-            from concurrent.futures import ProcessPoolExecutor
-
-            # spawn, not fork: the driver runs threads (progress bar) that fork would copy mid-flight
-            with _single_threaded_env():
-                self._pool = ProcessPoolExecutor(self.workers, mp_context=mp.get_context("spawn"), initializer=_worker_init)
-        return self
-
-    def __exit__(self, *exc: Any) -> None:
-        if self._pool is not None:
-            self._pool.shutdown(wait=True, cancel_futures=True)
-            self._pool = None
-
-    def imap(self, jobs: Iterable[SampleJob], settings: SynthSettings, preview: bool) -> Iterator[JobResult]:
-        """Results of :func:`run_job`, in job order, at most ``2 x workers`` in flight."""
-        if self._pool is None:
-            for job in jobs:
-                yield run_job(job, settings, preview)
-            return
-        pending: collections.deque = collections.deque()
-        it = iter(jobs)
-        for job in it:
-            pending.append(self._pool.submit(run_job, job, settings, preview))
-            if len(pending) >= 2 * self.workers:
-                break
-        while pending:
-            res = pending.popleft().result()
-            nxt = next(it, None)
-            if nxt is not None:
-                pending.append(self._pool.submit(run_job, nxt, settings, preview))
-            yield res
-
-
-def check_ray_address(address: str, timeout_s: float = 5.0) -> None:
-    """Fail fast, with one line, if a Ray address cannot be reached.
-
-    ``host:port`` and ``ray://host:port`` are probed with a TCP connection (Ray's own
-    client would retry for a minute or more); ``auto`` / ``local`` are left to Ray.
-
-    Raises:
-        SettingsError: malformed address, or nothing answers at ``host:port``.
-    """
-    a = address.strip()
-    if a in ("auto", "local"):
-        return
-    hostport = a.split("://", 1)[1] if "://" in a else a
-    host, sep, port = hostport.rpartition(":")
-    if not sep or not host or not port.isdigit() or not 0 < int(port) < 65536:
-        raise SettingsError(f"--ray-address {address!r}: use HOST:PORT, ray://HOST:PORT or auto")
-    try:
-        with socket.create_connection((host.strip("[]"), int(port)), timeout=timeout_s):
-            pass
-    except OSError as e:
-        why = e.strerror or type(e).__name__
-        raise SettingsError(f"cannot reach the Ray cluster at {address} ({why}); is `ray start --head` running there?") from None
-
-
-class RayEngine:
-    """Ray tasks (one CPU each) on a local Ray instance or a cluster.
-
-    Uses Ray as it finds it if ``ray.init`` was already called (and leaves it running);
-    otherwise connects to ``address`` or starts a local instance with ``workers`` CPUs,
-    and shuts it down on exit.
-    """
-
-    name = "ray"
-
-    def __init__(self, address: str | None = None, workers: int | None = None) -> None:
-        if workers is not None and workers < 1:
-            raise SettingsError(f"--workers must be >= 1, got {workers}")
-        try:
-            import ray  # noqa: F401 - fail before any work if Ray is missing
-        except ImportError:
-            raise SettingsError("--engine ray needs Ray: pip install 'animatepainter[ray]'") from None
-        self.address = address
-        self.workers = workers
-        self._owned = False
-        self._ray = None
-        self._task = None
-
-    def __enter__(self) -> "RayEngine":
-        import ray
-
-        self._ray = ray
-        if not ray.is_initialized():
-            if self.address:
-                check_ray_address(self.address)
-            kwargs: dict[str, Any] = {"include_dashboard": False, "logging_level": logging.WARNING, "log_to_driver": False}
-            if self.address:
-                kwargs["address"] = self.address
-            else:
-                kwargs["num_cpus"] = self.workers or os.cpu_count() or 1
-            try:
-                with _single_threaded_env():
-                    ray.init(**kwargs)
-            except (ConnectionError, TimeoutError, RuntimeError, ValueError) as e:
-                where = f"at {self.address}" if self.address else "locally"
-                raise SettingsError(f"cannot start or join Ray {where} ({one_line(e, 160)})") from None
-            self._owned = True
-        if self.workers is None:
-            self.workers = max(int(ray.cluster_resources().get("CPU", 1)), 1)
-        self._task = ray.remote(num_cpus=1, max_retries=2)(run_job)
-        return self
-
-    def __exit__(self, *exc: Any) -> None:
-        if self._owned and self._ray is not None:
-            self._ray.shutdown()
-            self._owned = False
-
-    def imap(self, jobs: Iterable[SampleJob], settings: SynthSettings, preview: bool) -> Iterator[JobResult]:
-        """Results of :func:`run_job` as Ray tasks, in job order, at most
-        ``2 x workers`` in flight (bounded memory on the driver and object store)."""
-        ray = self._ray
-        assert ray is not None and self._task is not None
-        ref_settings = ray.put(settings)
-        pending: collections.deque = collections.deque()
-        it = iter(jobs)
-        window = 2 * int(self.workers or 1)
-        for job in it:
-            pending.append(self._task.remote(job, ref_settings, preview))
-            if len(pending) >= window:
-                break
-        try:
-            while pending:
-                res = ray.get(pending.popleft())
-                nxt = next(it, None)
-                if nxt is not None:
-                    pending.append(self._task.remote(nxt, ref_settings, preview))
-                yield res
-        finally:
-            for ref in pending:
-                with contextlib.suppress(Exception):
-                    ray.cancel(ref)
-
-
-def make_engine(engine: str, workers: int | None = None, ray_address: str | None = None) -> "LocalEngine | RayEngine":
-    """``LocalEngine`` or ``RayEngine`` by name (a context manager with ``imap``)."""
-    if engine == "local":
-        if ray_address:
-            raise SettingsError("--ray-address needs --engine ray")
-        return LocalEngine(workers)
-    if engine == "ray":
-        return RayEngine(ray_address, workers)
-    raise SettingsError(f"--engine must be 'local' or 'ray', got {engine!r}")
 
 
 # ----------------------------------------------------------------------------------
@@ -817,7 +626,7 @@ def _source_id(src: str) -> list[Any]:
 
 
 def _sha256(path: Path) -> str:
-    from .images import file_sha256
+    from animatepainter.planner.images import file_sha256
 
     return file_sha256(path)
 
@@ -944,7 +753,7 @@ def _previews_from_shard(out: Path, rec: dict[str, Any], previews: Path) -> None
     """Write missing previews of a kept shard from its stored samples."""
     import webdataset as wds
 
-    from .dataset import _png
+    from animatepainter.model.data.dataset import _png
 
     if all((previews / f"{k}.png").exists() for k in rec["keys"]):
         return
@@ -992,11 +801,11 @@ def synth_dataset(
             unreachable.
         OutputError: ``out`` cannot be written.
     """
-    from . import __version__
+    from animatepainter.planner import __version__
 
     settings.check()
     if workers is not None and workers < 1:
-        raise SettingsError(f"--workers must be >= 1, got {workers}")
+        raise SettingsError(f"workers must be >= 1, got {workers}", "workers")
     eng = make_engine(engine, workers, ray_address)
     if engine == "ray" and ray_address:
         check_ray_address(ray_address)  # before any work, not minutes into the run
@@ -1036,7 +845,7 @@ def synth_dataset(
     t0 = time.perf_counter()
     if todo_jobs:
         with eng, progress.stage("synth", len(todo_jobs)) as st:
-            results = eng.imap(todo_jobs, settings, preview)
+            results = eng.imap(run_job, todo_jobs, settings, preview)
             try:
                 for j in todo:
                     rec = _write_shard(out, j, shards[j], results, fp, previews, st.advance)

@@ -5,8 +5,10 @@ where it sits in machine coordinates), the paints (or pens), the brushes, how mu
 paint a brush holds between dips, where the paint wells and the water and rag are,
 speeds, and the pen-up / pen-down heights. :func:`load_profile` reads one from a
 TOML file (or a bundled example by name, see :func:`bundled_profiles`) and checks
-every field; a bad profile raises :class:`~animatepainter.planner.errors.InputError`
-with one line naming the field, e.g. ``brushes[1].width_mm: must be > 0, got -2``.
+it against the published JSON Schema (``animatepainter/planner/schema/machine-1.schema.json``,
+see :func:`machine_schema_path`), then against the rules a schema cannot express; a bad
+profile raises :class:`~animatepainter.planner.errors.InputError` with one line naming
+the file, the field and the value, e.g. ``brushes[1].width_mm: must be > 0, got -2``.
 
 Two ways to list the tools:
 
@@ -23,14 +25,21 @@ top-left corner, x right, y down; ``canvas.origin_mm`` and ``canvas.y_axis`` map
 to machine coordinates (:meth:`MachineCanvas.to_machine`). Positions of wells,
 stations and home are machine coordinates.
 
-The annotated bundled examples (``animatepainter/planner/data/machines/*.toml``) are
-the reference of the format; ``docs/robot.md`` describes every key.
+The schema is the reference of the format (every key with its unit and default); the
+annotated bundled examples (``animatepainter/planner/machine/profiles/*.toml``) show it
+in use and ``docs/robot.md`` explains it.
 """
 
 from __future__ import annotations
 
+import dataclasses
+import functools
+import json
 import math
+import re
 import sys
+import types
+import typing
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
@@ -38,7 +47,8 @@ from typing import Any, Mapping
 
 import numpy as np
 
-from .errors import InputError, one_line
+from animatepainter.planner.colors import parse_rgb
+from animatepainter.planner.errors import InputError, one_line
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -57,14 +67,16 @@ __all__ = [
     "load_profile",
     "bundled_profiles",
     "profile_from_dict",
+    "machine_schema_path",
 ]
 
 PROFILE_SCHEMA = "animatepainter.machine/1"
-KINDS = ("pen_plotter", "painting_arm")
-SHAPES = ("round", "flat")
-MATCHING = ("nearest", "dither")
-TOOL_CHANGE_MODES = ("pause", "m6")
-PEN_LIFTS = ("z", "servo")
+
+
+def machine_schema_path() -> Path:
+    """Path of the published JSON Schema of machine profiles (inside the installed
+    package): every table and key, its type, limits, default and unit."""
+    return Path(str(resources.files("animatepainter.planner").joinpath("schema/machine-1.schema.json")))
 
 
 @dataclass(frozen=True)
@@ -326,7 +338,7 @@ class MachineProfile:
 
 def bundled_profiles() -> dict[str, Path]:
     """Bundled example profiles by name (``"pen-plotter"``, ``"servo-plotter"``, ``"painting-arm"``)."""
-    root = Path(str(resources.files("animatepainter.planner").joinpath("data/machines")))
+    root = Path(str(resources.files("animatepainter.planner.machine").joinpath("profiles")))
     return {p.stem: p for p in sorted(root.glob("*.toml"))}
 
 
@@ -355,270 +367,292 @@ def load_profile(path_or_name: str | Path) -> MachineProfile:
         data = tomllib.loads(p.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError) as e:
         raise InputError(f"{p}: cannot read the machine profile ({one_line(e)})") from None
-    except tomllib.TOMLDecodeError as e:
-        raise InputError(f"{p}: not valid TOML ({one_line(e)})") from None
+    except ValueError as e:  # TOMLDecodeError, or an integer of more than 4300 digits
+        raise InputError(f"{p}: not valid TOML ({one_line(e, 200)})") from None
+    except RecursionError:
+        raise InputError(f"{p}: not valid TOML (nested too deeply)") from None
     return profile_from_dict(data, source=str(p))
 
 
-class _Checker:
-    """Field readers that raise one-line InputErrors naming the field."""
+# -- validation: the published JSON Schema, then the rules a schema cannot express -------
 
-    def __init__(self, source: str):
-        self.source = source
 
-    def fail(self, field: str, msg: str) -> None:
-        raise InputError(f"{self.source}: {field}: {msg}")
+def _is_number(checker: Any, v: Any) -> bool:
+    """A finite int or float, not a bool (TOML allows ``nan`` and ``inf``, and integers
+    beyond the float range; a machine does not)."""
+    if isinstance(v, bool) or not isinstance(v, (int, float)):
+        return False
+    try:
+        return math.isfinite(float(v))
+    except OverflowError:
+        return False
 
-    def table(self, d: Mapping[str, Any], key: str, path: str, allowed: tuple[str, ...], required: bool = False) -> dict[str, Any]:
-        field = f"{path}{key}"
-        if key not in d:
-            if required:
-                self.fail(field, "missing (a table is needed)")
-            return {}
-        v = d[key]
-        if not isinstance(v, dict):
-            self.fail(field, f"must be a table, got {type(v).__name__}")
-        self.known(v, field + ".", allowed)
-        return v
 
-    def known(self, d: Mapping[str, Any], prefix: str, allowed: tuple[str, ...]) -> None:
-        for k in d:
-            if k not in allowed:
-                self.fail(f"{prefix}{k}", f"unknown key (expected one of: {', '.join(allowed)})")
+def _is_integer(checker: Any, v: Any) -> bool:
+    """An int written as one (``1``, not ``1.0``), not a bool."""
+    return isinstance(v, int) and not isinstance(v, bool)
 
-    def num(self, d: Mapping[str, Any], key: str, path: str, default: float | None = None, minimum: float | None = None, positive: bool = False) -> float:
-        field = f"{path}{key}"
-        if key not in d:
-            if default is None:
-                self.fail(field, "missing (a number is needed)")
-            return float(default)
-        v = d[key]
-        if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v):
-            self.fail(field, f"must be a finite number, got {v!r}")
-        if positive and v <= 0:
-            self.fail(field, f"must be > 0, got {v}")
-        if minimum is not None and v < minimum:
-            self.fail(field, f"must be >= {minimum}, got {v}")
-        return float(v)
 
-    def integer(self, d: Mapping[str, Any], key: str, path: str, default: int, minimum: int = 0) -> int:
-        field = f"{path}{key}"
-        v = d.get(key, default)
-        if isinstance(v, bool) or not isinstance(v, int):
-            self.fail(field, f"must be an integer, got {v!r}")
-        if v < minimum:
-            self.fail(field, f"must be >= {minimum}, got {v}")
-        return int(v)
+@functools.lru_cache(maxsize=1)
+def _schema() -> dict[str, Any]:
+    """The published machine-profile schema, parsed (read once)."""
+    return json.loads(machine_schema_path().read_text(encoding="utf-8"))
 
-    def text(self, d: Mapping[str, Any], key: str, path: str, default: str | None = None, choices: tuple[str, ...] | None = None) -> str:
-        field = f"{path}{key}"
-        if key not in d:
-            if default is None:
-                self.fail(field, "missing (a string is needed)")
-            return default
-        v = d[key]
-        if not isinstance(v, str):
-            self.fail(field, f"must be a string, got {v!r}")
-        if choices is not None and v not in choices:
-            self.fail(field, f"must be one of {', '.join(choices)}, got {v!r}")
-        return v
 
-    def xy(self, d: Mapping[str, Any], key: str, path: str, default: tuple[float, float] | None = None, required: bool = False) -> tuple[float, float] | None:
-        field = f"{path}{key}"
-        if key not in d:
-            if required:
-                self.fail(field, "missing (an [X, Y] position in mm is needed)")
-            return default
-        v = d[key]
-        if not (isinstance(v, list) and len(v) == 2 and all(isinstance(x, (int, float)) and not isinstance(x, bool) and math.isfinite(x) for x in v)):
-            self.fail(field, f"must be [X, Y] in mm, got {v!r}")
-        return (float(v[0]), float(v[1]))
+@functools.lru_cache(maxsize=1)
+def _validator() -> Any:
+    # imported here: loading a profile is rare, starting the CLI is not
+    import jsonschema
 
-    def rgb(self, d: Mapping[str, Any], key: str, path: str, required: bool = True) -> tuple[int, int, int] | None:
-        field = f"{path}{key}"
-        if key not in d:
-            if required:
-                self.fail(field, "missing (an [R, G, B] colour, 0..255 each, is needed)")
-            return None
-        v = d[key]
+    base = jsonschema.Draft202012Validator
+    checker = base.TYPE_CHECKER.redefine_many({"number": _is_number, "integer": _is_integer})
+    return jsonschema.validators.extend(base, type_checker=checker)(_schema())
+
+
+_Node = tuple[Mapping[str, Any], bool]
+_Path = list[str | int]
+
+
+def _resolve(node: Mapping[str, Any]) -> _Node:
+    """``node`` with its local ``$ref`` followed, and whether that led to a titled
+    ``$defs`` entry: a kind of value (an [X, Y] position, a colour, the margins) that
+    messages name as a whole, with its title."""
+    ref = node.get("$ref")
+    if ref is None:
+        return node, False
+    target = _schema()["$defs"][ref.rsplit("/", 1)[1]]
+    return target, "title" in target
+
+
+def _walk(path: _Path) -> list[_Node | None]:
+    """The schema node at each depth ``0..len(path)`` of an instance ``path``; ``None``
+    where the schema has none (an unknown key, inside a titled value)."""
+    out: list[_Node | None] = [(_schema(), False)]
+    for key in path:
+        here = out[-1]
+        child = None
+        if here is not None and not here[1]:
+            child = here[0].get("items") if isinstance(key, int) else here[0].get("properties", {}).get(key)
+        out.append(_resolve(child) if isinstance(child, dict) else None)
+    return out
+
+
+def _order(path: _Path) -> tuple[int, ...]:
+    """Sort key: keys in the schema's order (unknown keys first, as they are checked
+    first), array entries by index; a table before the keys in it."""
+    key: list[int] = []
+    for name, node in zip(path, _walk(path)):
+        if isinstance(name, int):
+            key.append(name)
+        else:
+            props = list(node[0].get("properties", {})) if node is not None else []
+            key.append(props.index(name) if name in props else -1)
+    return tuple(key)
+
+
+_BARE_KEY = re.compile(r"[A-Za-z0-9_-]+")
+
+
+def _field(path: _Path) -> str:
+    """``["brushes", 1, "width_mm"]`` -> ``"brushes[1].width_mm"`` (other than bare keys
+    quoted, as in TOML: ``canvas."a b"``)."""
+    text = ""
+    for key in path:
+        if isinstance(key, str) and not _BARE_KEY.fullmatch(key):
+            key = json.dumps(key)  # a TOML quoted key: one line whatever it holds
+        text += f"[{key}]" if isinstance(key, int) else (f".{key}" if text else key)
+    return text or "(top level)"
+
+
+def _noun(node: Mapping[str, Any], key: str | int, finite: bool = True) -> str:
+    """What a schema node asks for: ``"a finite number"`` (``"a number"`` without
+    ``finite``), ``"a table"``, ``"an array of tables ([[pens]])"``, or a titled value's
+    title."""
+    node, titled = _resolve(node)
+    if titled:
+        return str(node["title"])
+    kind = node.get("type")
+    if kind == "array" and _resolve(node.get("items", {}))[0].get("type") == "object":
+        return f"an array of tables ([[{key}]])"
+    nouns = {"number": "a finite number" if finite else "a number", "integer": "an integer", "string": "a string", "object": "a table", "array": "an array"}
+    return nouns.get(str(kind), "a value")
+
+
+def _missing(path: _Path) -> str:
+    """The problem with the absent key at ``path`` (whose parent is a table of the schema)."""
+    parent = _walk(path[:-1])[-1]
+    node = parent[0].get("properties", {}).get(path[-1], {}) if parent is not None else {}
+    return f"missing ({_noun(node, path[-1], finite=False)} is needed)"
+
+
+def _describe(err: Any, doc: Any) -> tuple[_Path, str]:
+    """A jsonschema error as ``(field path, problem)``; the problem quotes the value."""
+    path: _Path = list(err.absolute_path)
+    nodes = _walk(path)
+    for depth in range(1, len(nodes)):
+        here = nodes[depth]
+        if here is not None and here[1]:  # a bad [X, Y], colour or margins: show all of it
+            value = doc
+            for k in path[:depth]:
+                value = value[k]
+            return path[:depth], f"must be {here[0]['title']}, got {value!r}"
+    v, kw, arg = err.instance, err.validator, err.validator_value
+    node = nodes[-1][0] if nodes[-1] is not None else err.schema
+    if kw == "additionalProperties":
+        allowed = list(node.get("properties", {}))
+        extra = next(k for k in v if k not in allowed)
+        return path + [extra], f"unknown key (expected one of: {', '.join(allowed)})"
+    if kw == "required":
+        key = next(k for k in arg if k not in v)
+        return path + [key], _missing(path + [key])
+    if kw == "type":
+        shown = type(v).__name__ if arg in ("object", "array") else repr(v)
+        return path, f"must be {_noun(node, path[-1] if path else '')}, got {shown}"
+    if kw == "enum":
+        return path, f"must be one of {', '.join(map(str, arg))}, got {v!r}"
+    if kw == "const":
+        return path, f"must be {arg!r} (the version this release reads), got {v!r}"
+    ops = {"minimum": ">=", "exclusiveMinimum": ">", "maximum": "<=", "exclusiveMaximum": "<"}
+    if kw in ops:
+        return path, f"must be {ops[kw]} {arg}, got {v!r}"
+    if kw == "minItems" and path and _resolve(node.get("items", {}))[0].get("type") == "object":
+        key = path[-1]
+        return path, f"no {key}: at least {'one' if arg == 1 else arg} [[{key}]] {'entry is' if arg == 1 else 'entries are'} needed, got {v!r}"
+    return path, one_line(err.message, 200)  # pragma: no cover - a keyword this schema does not use
+
+
+def _check_schema(d: Any, source: str) -> None:
+    """Validate ``d`` against the published schema; raise the first problem (in the
+    schema's key order) as a one-line InputError naming ``source`` and the field."""
+    problems = [_describe(e, d) for e in _validator().iter_errors(d)]
+    if problems:
+        path, msg = min(problems, key=lambda p: _order(p[0]))
+        raise InputError(f"{source}: {_field(path)}: {msg}")
+
+
+@functools.lru_cache(maxsize=None)
+def _hints(cls: type) -> dict[str, Any]:
+    """Field types of dataclass ``cls`` (the annotations are strings: evaluated once)."""
+    return typing.get_type_hints(cls)
+
+
+def _coerce(tp: Any, v: Any) -> Any:
+    """A schema-valid TOML value as the dataclass field type ``tp`` wants it: floats for
+    ``float`` (``100`` -> ``100.0``), tuples for ``[X, Y]`` / ``[R, G, B]`` / margins,
+    ``'#rrggbb'`` as ``(r, g, b)``."""
+    if typing.get_origin(tp) in (typing.Union, types.UnionType):
+        tp = next(a for a in typing.get_args(tp) if a is not type(None))
+    if typing.get_origin(tp) is tuple:
         if isinstance(v, str):
-            t = v.strip()
-            if len(t) == 7 and t.startswith("#"):
-                try:
-                    return tuple(int(t[i : i + 2], 16) for i in (1, 3, 5))  # type: ignore[return-value]
-                except ValueError:
-                    pass
-            self.fail(field, f"must be [R, G, B] (0..255) or '#rrggbb', got {v!r}")
-        if not (isinstance(v, list) and len(v) == 3 and all(isinstance(x, int) and not isinstance(x, bool) and 0 <= x <= 255 for x in v)):
-            self.fail(field, f"must be [R, G, B] with integers 0..255, got {v!r}")
-        return (int(v[0]), int(v[1]), int(v[2]))
-
-    def items(self, d: Mapping[str, Any], key: str) -> list[dict[str, Any]]:
-        v = d.get(key, [])
-        if not isinstance(v, list) or not all(isinstance(x, dict) for x in v):
-            self.fail(key, f"must be an array of tables ([[{key}]]), got {type(v).__name__}")
-        return v
+            return parse_rgb(v)
+        item = typing.get_args(tp)[0]
+        return tuple(item(x) for x in v)
+    if tp in (float, int):
+        return tp(v)
+    return v
 
 
-_TOP = ("schema", "name", "kind", "canvas", "motion", "palette", "paints", "brushes", "pens", "stations", "tool_change")
-_CANVAS = ("width_mm", "height_mm", "margins_mm", "margin_mm", "background", "origin_mm", "y_axis")
-_MOTION = ("travel_speed_mm_s", "draw_speed_mm_s", "z_speed_mm_s", "acceleration_mm_s2", "junction_deviation_mm", "pen_up_z_mm", "pen_down_z_mm", "home_mm",
-           "pen_lift", "servo_up_s", "servo_down_s", "servo_delay_s")
-_PAINT = ("name", "rgb", "well_mm")
-_BRUSH = ("name", "width_mm", "shape", "tool", "capacity_mm", "capacity_mm2")
-_PEN = ("name", "rgb", "width_mm", "shape", "tool")
-_STATIONS = ("water_mm", "rag_mm", "dip_z_mm", "dip_s", "wash_s", "wipe_s")
-_TOOL_CHANGE = ("mode", "time_s", "position_mm")
+def _build(cls: type, table: Mapping[str, Any], **defaults: Any) -> Any:
+    """``cls`` from the keys of ``table`` that are its fields (others are ignored: the
+    schema checked them); ``defaults`` for absent keys where the loader's default is not
+    the dataclass's (e.g. a brush's tool number is its position); else the dataclass's."""
+    hints = _hints(cls)
+    kw = {f.name: _coerce(hints[f.name], table[f.name] if f.name in table else defaults[f.name])
+          for f in dataclasses.fields(cls) if f.name in table or f.name in defaults}
+    return cls(**kw)
 
 
 def profile_from_dict(d: Any, source: str = "profile") -> MachineProfile:
     """Validate a parsed profile (TOML tables as dicts) and build it.
 
+    ``d`` is checked against the published schema (:func:`machine_schema_path`), then
+    against the rules a schema cannot express (margins that leave some canvas, pen up
+    above pen down, servo settings, brush capacity, dip height, unique tool numbers,
+    pens or paints and brushes, what a painting arm needs). Absent keys take the
+    dataclasses' defaults (mm, mm/s, s).
+
     Raises:
-        InputError: one line naming ``source`` and the first bad field.
+        InputError: one line naming ``source``, the first bad field and its value, e.g.
+            ``my-rig.toml: brushes[1].width_mm: must be > 0, got -2``.
     """
-    ck = _Checker(source)
-    if not isinstance(d, dict):
-        ck.fail("(top level)", "must be a table")
-    ck.known(d, "", _TOP)
-    if "schema" in d and d["schema"] != PROFILE_SCHEMA:
-        ck.fail("schema", f"{d['schema']!r} is not supported (this version reads {PROFILE_SCHEMA!r})")
-    name = ck.text(d, "name", "", default=Path(source).stem)
-    kind = ck.text(d, "kind", "", default="painting_arm" if "paints" in d else "pen_plotter", choices=KINDS)
+
+    def fail(field: str, msg: str) -> typing.NoReturn:
+        raise InputError(f"{source}: {field}: {msg}")
+
+    _check_schema(d, source)
+    name = d.get("name", Path(source).stem)
+    kind = d.get("kind", "painting_arm" if "paints" in d else "pen_plotter")
 
     # canvas
-    cd = ck.table(d, "canvas", "", _CANVAS, required=True)
-    width = ck.num(cd, "width_mm", "canvas.", positive=True)
-    height = ck.num(cd, "height_mm", "canvas.", positive=True)
+    cd = d["canvas"]
     if "margins_mm" in cd and "margin_mm" in cd:
-        ck.fail("canvas.margin_mm", "give margin_mm (all sides) or margins_mm ([top, right, bottom, left]), not both")
-    if "margin_mm" in cd:
-        mg = ck.num(cd, "margin_mm", "canvas.", minimum=0.0)
-        margins = (mg, mg, mg, mg)
-    elif "margins_mm" in cd:
-        v = cd["margins_mm"]
-        if not (isinstance(v, list) and len(v) == 4 and all(isinstance(x, (int, float)) and not isinstance(x, bool) and math.isfinite(x) for x in v)):
-            ck.fail("canvas.margins_mm", f"must be [top, right, bottom, left] in mm, got {v!r}")
-        if any(x < 0 for x in v):
-            ck.fail("canvas.margins_mm", f"margins must be >= 0 mm, got {v!r}")
-        margins = tuple(float(x) for x in v)  # type: ignore[assignment]
-    else:
-        margins = (0.0, 0.0, 0.0, 0.0)
-    top, right, bottom, left = margins
-    if left + right >= width:
-        ck.fail("canvas.margins_mm", f"left + right margins ({left + right:g} mm) leave nothing of the {width:g} mm canvas width")
-    if top + bottom >= height:
-        ck.fail("canvas.margins_mm", f"top + bottom margins ({top + bottom:g} mm) leave nothing of the {height:g} mm canvas height")
-    canvas = MachineCanvas(
-        width_mm=width,
-        height_mm=height,
-        margins_mm=margins,  # type: ignore[arg-type]
-        background=ck.rgb(cd, "background", "canvas.", required=False),
-        origin_mm=ck.xy(cd, "origin_mm", "canvas.", default=(0.0, 0.0)),  # type: ignore[arg-type]
-        y_axis=ck.text(cd, "y_axis", "canvas.", default="down", choices=("down", "up")),
-    )
+        fail("canvas.margin_mm", "give margin_mm (all sides) or margins_mm ([top, right, bottom, left]), not both")
+    margins = [cd["margin_mm"]] * 4 if "margin_mm" in cd else cd.get("margins_mm", MachineCanvas.margins_mm)
+    canvas: MachineCanvas = _build(MachineCanvas, {**cd, "margins_mm": margins})
+    top, right, bottom, left = canvas.margins_mm
+    if left + right >= canvas.width_mm:
+        fail("canvas.margins_mm", f"left + right margins ({left + right:g} mm) leave nothing of the {canvas.width_mm:g} mm canvas width")
+    if top + bottom >= canvas.height_mm:
+        fail("canvas.margins_mm", f"top + bottom margins ({top + bottom:g} mm) leave nothing of the {canvas.height_mm:g} mm canvas height")
 
     # motion
-    md = ck.table(d, "motion", "", _MOTION)
-    motion = Motion(
-        travel_speed_mm_s=ck.num(md, "travel_speed_mm_s", "motion.", default=Motion.travel_speed_mm_s, positive=True),
-        draw_speed_mm_s=ck.num(md, "draw_speed_mm_s", "motion.", default=Motion.draw_speed_mm_s, positive=True),
-        z_speed_mm_s=ck.num(md, "z_speed_mm_s", "motion.", default=Motion.z_speed_mm_s, positive=True),
-        acceleration_mm_s2=ck.num(md, "acceleration_mm_s2", "motion.", default=0.0, minimum=0.0),
-        junction_deviation_mm=ck.num(md, "junction_deviation_mm", "motion.", default=Motion.junction_deviation_mm, minimum=0.0),
-        pen_up_z_mm=ck.num(md, "pen_up_z_mm", "motion.", default=Motion.pen_up_z_mm),
-        pen_down_z_mm=ck.num(md, "pen_down_z_mm", "motion.", default=Motion.pen_down_z_mm),
-        home_mm=ck.xy(md, "home_mm", "motion.", default=(0.0, 0.0)),  # type: ignore[arg-type]
-        pen_lift=ck.text(md, "pen_lift", "motion.", default="z", choices=PEN_LIFTS),
-        servo_up_s=ck.integer(md, "servo_up_s", "motion.", default=Motion.servo_up_s),
-        servo_down_s=ck.integer(md, "servo_down_s", "motion.", default=Motion.servo_down_s),
-        servo_delay_s=ck.num(md, "servo_delay_s", "motion.", default=Motion.servo_delay_s, minimum=0.0),
-    )
+    motion: Motion = _build(Motion, d.get("motion", {}))
     if motion.pen_lift == "servo":
         if kind != "pen_plotter":
-            ck.fail("motion.pen_lift", "'servo' is for pen plotters (a painting arm lowers its brush into wells on Z)")
+            fail("motion.pen_lift", "'servo' is for pen plotters (a painting arm lowers its brush into wells on Z)")
         if motion.servo_up_s == motion.servo_down_s:
-            ck.fail("motion.servo_up_s", f"must differ from servo_down_s (both {motion.servo_up_s})")
+            fail("motion.servo_up_s", f"must differ from servo_down_s (both {motion.servo_up_s})")
     if motion.pen_up_z_mm <= motion.pen_down_z_mm:
-        ck.fail("motion.pen_up_z_mm", f"must be above pen_down_z_mm ({motion.pen_down_z_mm:g} mm), got {motion.pen_up_z_mm:g}")
+        fail("motion.pen_up_z_mm", f"must be above pen_down_z_mm ({motion.pen_down_z_mm:g} mm), got {motion.pen_up_z_mm:g}")
 
-    pal = ck.table(d, "palette", "", ("matching",))
-    matching = ck.text(pal, "matching", "palette.", default="nearest", choices=MATCHING)
-
-    tcd = ck.table(d, "tool_change", "", _TOOL_CHANGE)
-    tool_change = ToolChange(
-        mode=ck.text(tcd, "mode", "tool_change.", default="pause", choices=TOOL_CHANGE_MODES),
-        time_s=ck.num(tcd, "time_s", "tool_change.", default=ToolChange.time_s, minimum=0.0),
-        position_mm=ck.xy(tcd, "position_mm", "tool_change."),
-    )
+    matching = d.get("palette", {}).get("matching", MachineProfile.matching)
+    tool_change: ToolChange = _build(ToolChange, d.get("tool_change", {}))
 
     # tools
     pens = "pens" in d
     if pens and ("paints" in d or "brushes" in d):
-        ck.fail("pens", "give [[pens]] (pen plotter) or [[paints]] and [[brushes]], not both")
+        fail("pens", "give [[pens]] (pen plotter) or [[paints]] and [[brushes]], not both")
     paints: list[PaintSpec] = []
     brushes: list[BrushSpec] = []
     tools: list[Tool] = []
     if pens:
-        items = ck.items(d, "pens")
-        if not items:
-            ck.fail("pens", "no pens: at least one [[pens]] entry is needed")
-        for i, pd in enumerate(items):
-            path = f"pens[{i}]."
-            ck.known(pd, path, _PEN)
-            nm = ck.text(pd, "name", path, default=f"pen-{i}")
-            number = ck.integer(pd, "tool", path, default=i + 1)
-            paints.append(PaintSpec(nm, ck.rgb(pd, "rgb", path)))  # type: ignore[arg-type]
-            brushes.append(BrushSpec(nm, ck.num(pd, "width_mm", path, positive=True), ck.text(pd, "shape", path, default="round", choices=SHAPES), number))
-            tools.append(Tool(i, i, number))
+        for i, pd in enumerate(d["pens"]):
+            paints.append(_build(PaintSpec, pd, name=f"pen-{i}"))
+            brushes.append(_build(BrushSpec, pd, name=f"pen-{i}", tool=i + 1))
+            tools.append(Tool(i, i, brushes[-1].tool))
         stations = Stations()
         if "stations" in d:
-            ck.fail("stations", "pens need no paint wells or water; remove [stations] or use [[paints]] and [[brushes]]")
+            fail("stations", "pens need no paint wells or water; remove [stations] or use [[paints]] and [[brushes]]")
     else:
-        items = ck.items(d, "paints")
-        if not items:
-            ck.fail("paints", "no paints: at least one [[paints]] entry (or [[pens]]) is needed")
+        if "paints" not in d:
+            fail("paints", "no paints: at least one [[paints]] entry (or [[pens]]) is needed")
         needs_well = kind == "painting_arm"
-        for i, pd in enumerate(items):
-            path = f"paints[{i}]."
-            ck.known(pd, path, _PAINT)
-            paints.append(PaintSpec(ck.text(pd, "name", path, default=f"paint-{i}"), ck.rgb(pd, "rgb", path), ck.xy(pd, "well_mm", path, required=needs_well)))  # type: ignore[arg-type]
-        bitems = ck.items(d, "brushes")
-        if not bitems:
-            ck.fail("brushes", "no brushes: at least one [[brushes]] entry is needed")
-        for j, bd in enumerate(bitems):
-            path = f"brushes[{j}]."
-            ck.known(bd, path, _BRUSH)
-            brushes.append(
-                BrushSpec(
-                    name=ck.text(bd, "name", path, default=f"brush-{j}"),
-                    width_mm=ck.num(bd, "width_mm", path, positive=True),
-                    shape=ck.text(bd, "shape", path, default="round", choices=SHAPES),
-                    tool=ck.integer(bd, "tool", path, default=j + 1),
-                    capacity_mm=ck.num(bd, "capacity_mm", path, default=0.0, minimum=0.0),
-                    capacity_mm2=ck.num(bd, "capacity_mm2", path, default=0.0, minimum=0.0),
-                )
-            )
+        for i, pd in enumerate(d["paints"]):
+            if needs_well and "well_mm" not in pd:
+                fail(f"paints[{i}].well_mm", _missing(["paints", i, "well_mm"]))
+            paints.append(_build(PaintSpec, pd, name=f"paint-{i}"))
+        if "brushes" not in d:
+            fail("brushes", "no brushes: at least one [[brushes]] entry is needed")
+        brushes = [_build(BrushSpec, bd, name=f"brush-{j}", tool=j + 1) for j, bd in enumerate(d["brushes"])]
         for j, b in enumerate(brushes):
-            dab = math.pi * b.width_mm**2 / 4.0
+            dab = math.pi / 4.0 * b.width_mm * b.width_mm  # not **2: 1e300 gives inf, not OverflowError
             if 0 < b.capacity_mm2 <= dab:
-                ck.fail(f"brushes[{j}].capacity_mm2", f"{b.capacity_mm2:g} mm^2 does not even paint one dab of this {b.width_mm:g} mm brush ({dab:.3g} mm^2)")
+                fail(f"brushes[{j}].capacity_mm2", f"{b.capacity_mm2:g} mm^2 does not even paint one dab of this {b.width_mm:g} mm brush ({dab:.3g} mm^2)")
         tools = [Tool(i, j, brushes[j].tool) for j in range(len(brushes)) for i in range(len(paints))]
-        sd = ck.table(d, "stations", "", _STATIONS, required=needs_well)
-        stations = Stations(
-            water_mm=ck.xy(sd, "water_mm", "stations.", required=needs_well),
-            rag_mm=ck.xy(sd, "rag_mm", "stations.", required=needs_well),
-            dip_z_mm=ck.num(sd, "dip_z_mm", "stations.", default=motion.pen_down_z_mm),
-            dip_s=ck.num(sd, "dip_s", "stations.", default=Stations.dip_s, minimum=0.0),
-            wash_s=ck.num(sd, "wash_s", "stations.", default=Stations.wash_s, minimum=0.0),
-            wipe_s=ck.num(sd, "wipe_s", "stations.", default=Stations.wipe_s, minimum=0.0),
-        )
+        sd = d.get("stations", {})
+        if needs_well:
+            if "stations" not in d:
+                fail("stations", _missing(["stations"]))
+            for key in ("water_mm", "rag_mm"):
+                if key not in sd:
+                    fail(f"stations.{key}", _missing(["stations", key]))
+        stations = _build(Stations, sd, dip_z_mm=motion.pen_down_z_mm)
         if stations.dip_z_mm >= motion.pen_up_z_mm:
-            ck.fail("stations.dip_z_mm", f"must be below motion.pen_up_z_mm ({motion.pen_up_z_mm:g} mm), got {stations.dip_z_mm:g}")
+            fail("stations.dip_z_mm", f"must be below motion.pen_up_z_mm ({motion.pen_up_z_mm:g} mm), got {stations.dip_z_mm:g}")
     numbers = [b.tool for b in brushes]
     if len(set(numbers)) != len(numbers):
         dup = next(n for n in numbers if numbers.count(n) > 1)
-        ck.fail("pens" if pens else "brushes", f"tool number {dup} is used twice")
+        fail("pens" if pens else "brushes", f"tool number {dup} is used twice")
     return MachineProfile(
         name=name,
         kind=kind,

@@ -36,7 +36,7 @@ from typing import Callable, Sequence
 import cv2
 import numpy as np
 
-from .render import coverage_from_d2, segment_d2, stroke_bbox
+from animatepainter.planner.render import coverage_from_d2, segment_d2, stroke_bbox
 
 log = logging.getLogger(__name__)
 

@@ -1,52 +1,31 @@
 """The teacher planner, top to bottom: image -> depth -> layers -> strokes -> order -> plan.
 
-:func:`plan_painting` is the whole algorithm; :func:`paint_to_dir` adds the outputs
-of ``animatepainter paint`` (plan, SVG, video, contact sheet, report).
+:func:`plan_painting` is the whole algorithm; the CLI's ``paint`` writes its outputs
+with :func:`animatepainter.export.bundle.write_outputs`.
 """
 
 from __future__ import annotations
 
 import logging
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 
-from .depth import estimate_depth
-from .errors import SettingsError
-from .images import MIN_SIDE, load_depth, resize_long_side
-from .layers import depth_layers
-from .order import order_groups
-from .plan import Brush, Canvas, Paint, Stroke, StrokePlan
-from .progress import NULL_PROGRESS, Progress
-from .sbr import FitSettings, fit_strokes, level_widths
+from animatepainter.planner.assemble import assemble_plan, canvas_for, check_background, check_canvas_mm, make_palette, provenance
+from animatepainter.planner.depth import estimate_depth
+from animatepainter.planner.errors import SettingsError
+from animatepainter.planner.images import MIN_SIDE, load_depth, resize_long_side
+from animatepainter.planner.layers import depth_layers
+from animatepainter.planner.order import order_groups
+from animatepainter.planner.plan import StrokePlan
+from animatepainter.planner.progress import NULL_PROGRESS, Progress
+from animatepainter.planner.teacher.sbr import FitSettings, fit_strokes, level_widths
 
 log = logging.getLogger(__name__)
 
-__all__ = ["PaintSettings", "PaintResult", "plan_painting", "working_image_and_depth", "canvas_for", "assign_steps", "make_palette"]
-
-#: long side of the default canvas, mm
-DEFAULT_CANVAS_LONG_MM = 300.0
-
-
-def check_canvas_mm(canvas_mm: tuple[float, float] | None) -> None:
-    """Raise :class:`SettingsError` unless ``canvas_mm`` is ``None`` or two positive,
-    finite sizes in mm up to 100 m (the ``--canvas-mm`` of every command)."""
-    if canvas_mm is None:
-        return
-    w, h = canvas_mm
-    if not (np.isfinite(w) and np.isfinite(h)) or w <= 0 or h <= 0:
-        raise SettingsError(f"--canvas-mm needs two positive sizes in mm, got {w} {h}")
-    if max(w, h) > 100_000:
-        raise SettingsError(f"--canvas-mm {w} {h}: larger than 100 m")
-
-
-def check_background(rgb: tuple[int, int, int] | None) -> None:
-    """Raise :class:`SettingsError` unless ``rgb`` is ``None`` or three values 0..255."""
-    if rgb is not None and (len(rgb) != 3 or any(not 0 <= int(v) <= 255 for v in rgb)):
-        raise SettingsError(f"--background must be three values 0..255, got {rgb}")
+__all__ = ["PaintSettings", "PaintResult", "plan_painting", "working_image_and_depth", "assign_steps"]
 
 
 @dataclass(frozen=True)
@@ -96,18 +75,18 @@ class PaintSettings:
     def check(self) -> None:
         """Raise :class:`SettingsError` naming the first impossible setting."""
         if not 1 <= self.strokes <= 200_000:
-            raise SettingsError(f"--strokes must be between 1 and 200000, got {self.strokes}")
+            raise SettingsError(f"strokes must be between 1 and 200000, got {self.strokes}", "strokes")
         if not 16 <= self.size <= 4096:
-            raise SettingsError(f"--size must be between 16 and 4096 px, got {self.size}")
+            raise SettingsError(f"size must be between 16 and 4096 px, got {self.size}", "size")
         check_canvas_mm(self.canvas_mm)
         if not 1 <= self.layers <= 8:
-            raise SettingsError(f"--layers must be between 1 and 8, got {self.layers}")
+            raise SettingsError(f"layers must be between 1 and 8, got {self.layers}", "layers")
         if not 1 <= self.levels <= 8:
-            raise SettingsError(f"--levels must be between 1 and 8, got {self.levels}")
+            raise SettingsError(f"levels must be between 1 and 8, got {self.levels}", "levels")
         if not 1 <= self.steps <= 10_000:
-            raise SettingsError(f"--steps must be between 1 and 10000, got {self.steps}")
+            raise SettingsError(f"steps must be between 1 and 10000, got {self.steps}", "steps")
         if not 1 <= self.palette <= 256:
-            raise SettingsError(f"--palette must be between 1 and 256, got {self.palette}")
+            raise SettingsError(f"palette must be between 1 and 256, got {self.palette}", "palette")
         check_background(self.background)
         if self.paints is not None:
             if not self.paints or any(len(p) != 3 or any(not 0 <= int(v) <= 255 for v in p) for p in self.paints):
@@ -136,23 +115,6 @@ class PaintResult:
     depth: np.ndarray
     layers: np.ndarray
     timings: dict[str, float] = field(default_factory=dict)
-
-
-def canvas_for(image_wh: tuple[int, int], canvas_mm: tuple[float, float] | None, background: tuple[int, int, int]) -> Canvas:
-    """Canvas geometry for an image of ``(width, height)`` px.
-
-    The image is fitted inside the canvas, centred, keeping its aspect ratio; without
-    ``canvas_mm`` the canvas is the image's shape with a 300 mm long side.
-    """
-    iw, ih = image_wh
-    if canvas_mm is None:
-        s = DEFAULT_CANVAS_LONG_MM / max(iw, ih)
-        cw, ch = iw * s, ih * s
-        return Canvas(round(cw, 3), round(ch, 3), tuple(background), (iw, ih), (0.0, 0.0, round(cw, 3), round(ch, 3)))
-    cw, ch = (float(v) for v in canvas_mm)
-    s = min(cw / iw, ch / ih)
-    bw, bh = iw * s, ih * s
-    return Canvas(cw, ch, tuple(background), (iw, ih), ((cw - bw) / 2.0, (ch - bh) / 2.0, bw, bh))
 
 
 def assign_steps(groups: list[tuple[int, int]], n_steps: int) -> list[int]:
@@ -194,44 +156,6 @@ def assign_steps(groups: list[tuple[int, int]], n_steps: int) -> list[int]:
     return steps
 
 
-def make_palette(colors: np.ndarray, k: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
-    """Group stroke colours into ``k`` paints by k-means in CIELAB.
-
-    Args:
-        colors: uint8 ``(n, 3)`` RGB of the strokes.
-        k: number of paints wanted (fewer if there are fewer distinct colours).
-        seed: k-means seed.
-
-    Returns:
-        ``(paints, labels)``: uint8 ``(k', 3)`` RGB paints sorted light to dark, and
-        int ``(n,)`` the paint of each stroke.
-    """
-    from scipy.cluster.vq import kmeans2
-    from skimage.color import lab2rgb, rgb2lab
-
-    colors = np.asarray(colors, np.uint8).reshape(-1, 3)
-    uniq = np.unique(colors, axis=0)
-    k = max(1, min(k, len(uniq)))
-    lab = rgb2lab(colors[None].astype(np.float64) / 255.0)[0]
-    if k == len(uniq):
-        centres = rgb2lab(uniq[None].astype(np.float64) / 255.0)[0]
-    else:
-        # k-means++ seeding, best of a few restarts (deterministic through ``seed``)
-        best = None
-        rng = np.random.default_rng(seed)  # any int seed; restarts draw from one stream
-        for _ in range(4):
-            cand, lab_idx = kmeans2(lab, k, iter=25, minit="++", seed=rng)
-            sse = float(((lab - cand[lab_idx]) ** 2).sum())
-            if best is None or sse < best[0]:
-                best = (sse, cand)
-        centres = best[1]
-    order = np.lexsort((centres[:, 2], centres[:, 1], -centres[:, 0]))  # light to dark
-    centres = centres[order]
-    labels = np.argmin(((lab[:, None, :] - centres[None]) ** 2).sum(axis=2), axis=1)
-    rgb = np.clip(np.rint(lab2rgb(centres[None])[0] * 255.0), 0, 255).astype(np.uint8)
-    return rgb, labels
-
-
 def working_image_and_depth(
     image: np.ndarray,
     settings: PaintSettings,
@@ -259,7 +183,7 @@ def working_image_and_depth(
     work = resize_long_side(image, settings.size)
     h, w = work.shape[:2]
     if min(h, w) < MIN_SIDE:
-        raise SettingsError(f"at --size {settings.size} the image would be {w}x{h} px; the short side needs {MIN_SIDE} px")
+        raise SettingsError(f"size {settings.size} would make the image {w}x{h} px; the short side needs {MIN_SIDE} px", "size")
     with progress.stage("depth", 1) as st:
         if depth is None:
             d = estimate_depth(work, settings.depth_backend, settings.depth_model)
@@ -295,8 +219,6 @@ def plan_painting(
     Returns:
         :class:`PaintResult`.
     """
-    from . import __version__
-
     settings.check()
     timings: dict[str, float] = {}
     t0 = time.perf_counter()
@@ -320,7 +242,6 @@ def plan_painting(
     timings["strokes_s"] = time.perf_counter() - t0
 
     t0 = time.perf_counter()
-    ox, oy = canvas.image_box_mm[:2]
     with progress.stage("order", 1) as st:
         polylines = [f.points for f in fitted]
         groups = [(f.layer, f.level) for f in fitted]
@@ -337,44 +258,27 @@ def plan_painting(
         paints = np.asarray(settings.paints, np.uint8).reshape(-1, 3)
         # every stroke has one of the paints' colours: its paint is that colour's first index
         labels = np.argmax((colours[:, None, :] == paints[None]).all(axis=2), axis=1)
-    elif ordered:
-        paints, labels = make_palette(colours, settings.palette, settings.seed)
     else:
-        paints, labels = np.zeros((0, 3), np.uint8), np.zeros(0, int)
+        paints, labels = make_palette(colours, settings.palette, settings.seed)
     if settings.brush_widths_mm:
         brush_w = sorted({round(float(b), 3) for b in settings.brush_widths_mm})
     else:
         brush_w = sorted({round(f.width * mm, 2) for f in ordered})
     bw_arr = np.asarray(brush_w)
-    strokes = []
-    for sid, (f, flip, step, paint) in enumerate(zip(ordered, flips, steps, labels)):
-        pts = f.points[::-1] if flip else f.points
-        strokes.append(
-            Stroke(
-                id=sid,
-                points=pts * mm + (ox, oy),
-                width_mm=f.width * mm,
-                brush=int(np.argmin(np.abs(bw_arr - f.width * mm))),
-                paint=int(paint),
-                rgb=tuple(int(v) for v in f.rgb),
-                layer=int(f.layer),
-                level=int(f.level),
-                step=int(step),
-            )
-        )
-    names = settings.paint_names or [f"paint-{i:02d} #{rgb[0]:02x}{rgb[1]:02x}{rgb[2]:02x}" for i, rgb in enumerate(paints)]
-    palette = [Paint(i, tuple(int(v) for v in rgb), str(names[i])) for i, rgb in enumerate(paints)]
-    brushes = [Brush(i, bw, "round") for i, bw in enumerate(brush_w)]
-    meta: dict[str, Any] = {
-        "engine": "teacher",
-        "version": __version__,
-        "seed": settings.seed,
-        "settings": {k: v for k, v in asdict(settings).items() if k != "seed"},
-        "levels_width_px": list(widths),
-        "working_px": [w, h],
-    }
-    if source_sha256:
-        meta["source_sha256"] = source_sha256
-    plan = StrokePlan(canvas, palette, brushes, strokes, meta)
+    plan = assemble_plan(
+        canvas,
+        [f.points[::-1] if flip else f.points for f, flip in zip(ordered, flips)],
+        width_mm=[f.width * mm for f in ordered],
+        brush=[int(np.argmin(np.abs(bw_arr - f.width * mm))) for f in ordered],
+        paint=labels,
+        rgb=colours,
+        layer=[f.layer for f in ordered],
+        level=[f.level for f in ordered],
+        step=steps,
+        palette=paints,
+        brushes_mm=brush_w,
+        paint_names=settings.paint_names,
+        meta=provenance("teacher", settings, settings.seed, source_sha256, levels_width_px=list(widths), working_px=[w, h]),
+    )
     timings["order_s"] = time.perf_counter() - t0
     return PaintResult(plan=plan, image=work, depth=d, layers=layers, timings=timings)

@@ -60,13 +60,13 @@ def publish(
     frame_id: str = typer.Option("canvas", "--frame-id", help="Name of the canvas frame in the messages' headers (origin bottom-left, x right, y up, metres)."),
 ) -> None:
     """Publish a plan over DDS as a ROS 2 node would: the whole plan latched, and its strokes streamed one by one."""
-    from animatepainter.planner.cli import RichProgress, _state, console_print
+    from animatepainter.cli.ui import RichProgress, console_print, state
     from animatepainter.planner.errors import SettingsError
     from animatepainter.planner.plan import load_plan
 
-    from .ros.dds import DeliveryError, Participant, PlanPublisher
-    from .ros.names import check_domain_id
-    from .ros.stream import check_rate, check_start
+    from animatepainter.export.ros.dds import DeliveryError, Participant, PlanPublisher
+    from animatepainter.export.ros.names import check_domain_id
+    from animatepainter.export.ros.stream import check_rate, check_start
 
     check_domain_id(domain_id)
     check_rate(rate)
@@ -81,7 +81,7 @@ def publish(
         pub = PlanPublisher(plan, participant, stroke_topic=topic, plan_topic=plan_topic, frame_id=frame_id)
         pub.publish_plan()
         if wait_for > 0 and pub.subscribers() < wait_for:
-            if not _state["quiet"]:
+            if not state.quiet:
                 typer.echo(f"waiting for {wait_for} subscriber(s) on {pub.stroke_topic} (domain {domain_id}) ...", err=True)
             pub.wait_for_subscribers(wait_for, wait_timeout)
         with RichProgress() as progress, progress.stage("publish", len(plan.strokes) - start) as st:
@@ -126,9 +126,9 @@ def listen(
     from animatepainter.planner.atomic import atomic_write_bytes
     from animatepainter.planner.errors import SettingsError
 
-    from .ros import convert
-    from .ros.dds import DeliveryError, Participant, PlanListener, StreamState
-    from .ros.names import check_domain_id
+    from animatepainter.export.ros import convert
+    from animatepainter.export.ros.dds import DeliveryError, Participant, PlanListener, StreamState
+    from animatepainter.export.ros.names import check_domain_id
 
     check_domain_id(domain_id)
     if until not in ("never", "plan", "complete"):
@@ -230,10 +230,10 @@ def export_rosbag(
     overwrite: bool = typer.Option(False, "--overwrite", help="Replace an existing bag folder."),
 ) -> None:
     """Write a plan as a ROS 2 bag (MCAP storage), for `ros2 bag play` and rosbags."""
-    from animatepainter.planner.cli import RichProgress, console_print
+    from animatepainter.cli.ui import RichProgress, console_print
     from animatepainter.planner.plan import load_plan
 
-    from .ros.bag import write_bag
+    from animatepainter.export.ros.bag import write_bag
 
     plan = load_plan(plan_file)
     with RichProgress() as progress:

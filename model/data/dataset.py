@@ -52,7 +52,7 @@ from typing import Any, Iterator, Sequence
 import cv2
 import numpy as np
 
-from .errors import InputError, OutputError, one_line
+from animatepainter.planner.errors import InputError, OutputError, one_line
 
 log = logging.getLogger(__name__)
 

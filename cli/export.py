@@ -19,9 +19,9 @@ _MACHINE_HELP = (
 def _plan_and_profile(plan_path: Path, machine: Optional[str], required: bool):
     """Load the plan and the machine profile (``--machine`` or the plan's own)."""
     from animatepainter.planner.errors import PlanError
-    from animatepainter.planner.machine import bundled_profiles, load_profile, profile_from_dict
+    from animatepainter.planner.machine.profile import bundled_profiles, load_profile, profile_from_dict
     from animatepainter.planner.plan import load_plan
-    from animatepainter.planner.robot import ensure_machine
+    from animatepainter.planner.machine.adapt import ensure_machine
 
     plan = load_plan(plan_path)
     if machine is not None:
@@ -42,10 +42,10 @@ def export_gcode(
     machine: Optional[str] = typer.Option(None, "--machine", "-m", help=_MACHINE_HELP),
 ) -> None:
     """Write the plan as GRBL G-code: G0 pen-up moves, G1 strokes, pen heights, dips, cleaning and tool changes per the machine profile."""
-    from animatepainter.planner.cli import console_print
-    from animatepainter.planner.robot import machine_report
+    from animatepainter.cli.ui import console_print
+    from animatepainter.planner.machine.motion import machine_report
 
-    from .gcode import write_gcode
+    from animatepainter.export.gcode import write_gcode
 
     p, profile = _plan_and_profile(plan, machine, required=True)
     write_gcode(p, profile, out)
@@ -64,11 +64,11 @@ def export_svg(
     background: bool = typer.Option(False, "--background/--no-background", help="Include the canvas-colour rectangle (plotters would draw its outline)."),
 ) -> None:
     """Write a plotter SVG: one Inkscape layer per paint, in paint order, readable by vpype and the AxiDraw software."""
-    from animatepainter.planner.cli import console_print
+    from animatepainter.cli.ui import console_print
 
     from animatepainter.planner.atomic import atomic_write_bytes
 
-    from .svg_layers import layer_groups, plan_to_layered_svg
+    from animatepainter.export.svg_layers import layer_groups, plan_to_layered_svg
 
     p, _ = _plan_and_profile(plan, machine, required=False)
     layers = layer_groups(p, by)
@@ -82,7 +82,7 @@ def export_json(
     machine: Optional[str] = typer.Option(None, "--machine", "-m", help=_MACHINE_HELP + " Without one, the plan is validated and rewritten as it is."),
 ) -> None:
     """Write the plan as canonical JSON; with --machine, the robot plan for that machine (with reload and clean actions)."""
-    from animatepainter.planner.cli import console_print
+    from animatepainter.cli.ui import console_print
 
     p, profile = _plan_and_profile(plan, machine, required=False)
     p.save(out)

@@ -12,22 +12,6 @@ import typer
 log = logging.getLogger(__name__)
 
 
-def parse_rgb(text: str) -> tuple[int, int, int]:
-    """``"255,255,255"`` or ``"#ffffff"`` to an RGB tuple (0..255 each)."""
-    from .errors import SettingsError
-
-    t = text.strip()
-    try:
-        if t.startswith("#") and len(t) == 7:
-            return tuple(int(t[i : i + 2], 16) for i in (1, 3, 5))  # type: ignore[return-value]
-        parts = [int(v) for v in t.split(",")]
-    except ValueError:
-        raise SettingsError(f"colour {text!r}: use R,G,B (0..255) or #rrggbb") from None
-    if len(parts) != 3 or any(not 0 <= v <= 255 for v in parts):
-        raise SettingsError(f"colour {text!r}: use R,G,B (0..255) or #rrggbb")
-    return tuple(parts)  # type: ignore[return-value]
-
-
 def paint(
     image: Path = typer.Argument(..., help="Image to paint (PNG, JPEG, TIFF, WebP, ...). Alpha is composited on the canvas colour; 16-bit and grayscale are converted."),
     out: Path = typer.Option(..., "--out", "-o", help="Output folder: plan.json, plan.svg, process.mp4, contact.png, report.json, depth.png."),
@@ -52,14 +36,15 @@ def paint(
 ) -> None:
     """Plan a painting of IMAGE: depth, layers far to near, strokes coarse to fine, in a travel-saving order."""
     from animatepainter.export.bundle import write_outputs
+    from animatepainter.planner.colors import parse_rgb
 
-    from .atomic import check_writable_dir
-    from .cli import RichProgress, console_print
-    from .errors import SettingsError
-    from .images import file_sha256, load_image
-    from .pipeline import PaintSettings, plan_painting
+    from animatepainter.planner.atomic import check_writable_dir
+    from animatepainter.cli.ui import RichProgress, console_print
+    from animatepainter.planner.errors import SettingsError
+    from animatepainter.planner.images import file_sha256, load_image
+    from animatepainter.planner.teacher.pipeline import PaintSettings, plan_painting
 
-    bg = parse_rgb(background)
+    bg = parse_rgb(background, "--background")
     settings = PaintSettings(
         strokes=strokes,
         seed=seed,
@@ -78,8 +63,8 @@ def paint(
         raise SettingsError(f"--engine must be 'teacher' or 'diffusion', got {engine!r}")
     profile = None
     if machine is not None:
-        from .machine import load_profile
-        from .robot import machine_settings
+        from animatepainter.planner.machine.profile import load_profile
+        from animatepainter.planner.machine.adapt import machine_settings
 
         profile = load_profile(machine)
         settings = machine_settings(settings, profile, canvas_given=canvas_mm is not None)
@@ -95,7 +80,7 @@ def paint(
         log.warning("%s is %dx%d px; planning at %d px on the long side (--size)", image, img.shape[1], img.shape[0], size)
     with RichProgress() as progress:
         if engine == "diffusion":
-            from .engine_diffusion import DiffusionOptions, plan_with_diffusion
+            from animatepainter.model.engine import DiffusionOptions, plan_with_diffusion
 
             opts = DiffusionOptions(ckpt=str(ckpt) if ckpt else None, sample_steps=sample_steps)
             result = plan_with_diffusion(img, settings, depth=depth, options=opts, source_sha256=file_sha256(image), progress=progress)
@@ -104,7 +89,7 @@ def paint(
         timings.update(result.timings)
         plan, extra = result.plan, {"source": str(image.resolve())}
         if profile is not None:
-            from .robot import apply_machine
+            from animatepainter.planner.machine.adapt import apply_machine
 
             t0 = time.perf_counter()
             plan, extra["machine"] = apply_machine(plan, profile, progress=progress)

@@ -24,7 +24,7 @@ def viewer(
     """Write one HTML file that plays the painting process: slider, play/pause, layer and level filters, captions."""
     from animatepainter.export.viewer import build_viewer
 
-    from animatepainter.planner.cli import RichProgress, console_print
+    from animatepainter.cli.ui import RichProgress, console_print
 
     with RichProgress() as progress:
         info = build_viewer(

@@ -1,4 +1,5 @@
-"""``animatepainter export-onnx``: the diffuser's networks as ONNX graphs.
+"""``animatepainter export onnx``: the diffuser's networks as ONNX graphs (``export-onnx``
+is kept as a hidden alias of earlier releases).
 
 torch and onnx are imported inside the command, so ``--help`` stays fast.
 """
@@ -10,7 +11,7 @@ from typing import Optional
 
 import typer
 
-from .onnx_export import DEFAULT_OPSET, MAX_OPSET, MIN_OPSET
+from animatepainter.export.onnx_export import DEFAULT_OPSET, MAX_OPSET, MIN_OPSET
 
 
 def export_onnx_cmd(
@@ -22,10 +23,10 @@ def export_onnx_cmd(
 ) -> None:
     """Export the diffuser (DF-Encoder + conditioning, and the per-step video denoiser) to ONNX for onnxruntime / TensorRT."""
     from animatepainter.model.generate import default_checkpoint
-    from animatepainter.planner.cli import RichProgress, console_print
+    from animatepainter.cli.ui import RichProgress, console_print
     from animatepainter.planner.errors import SettingsError
 
-    from .onnx_export import export_onnx
+    from animatepainter.export.onnx_export import export_onnx
 
     if threads is not None:
         if threads < 1:
@@ -43,5 +44,7 @@ def export_onnx_cmd(
 
 
 def register(app: typer.Typer, export_app: typer.Typer) -> None:
-    """Add ``export-onnx`` to the CLI."""
-    app.command("export-onnx")(export_onnx_cmd)
+    """Add ``export onnx`` (every export is under ``export``) and the hidden alias
+    ``export-onnx`` of earlier releases."""
+    export_app.command("onnx")(export_onnx_cmd)
+    app.command("export-onnx", hidden=True)(export_onnx_cmd)

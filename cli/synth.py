@@ -16,7 +16,7 @@ def _progress_with_rate():
     from rich.progress import ProgressColumn
     from rich.text import Text
 
-    from .cli import RichProgress
+    from animatepainter.cli.ui import RichProgress
 
     class RateColumn(ProgressColumn):
         def render(self, task) -> Text:
@@ -52,9 +52,9 @@ def synth(
     overwrite: bool = typer.Option(False, "--overwrite", help="Replace a dataset in --out that was made with other settings (default: refuse)."),
 ) -> None:
     """Synthesise painting-process videos (T frames, blank canvas to the real image, by stroke erasure) as WebDataset shards."""
-    from .cli import console_print
-    from .cli_paint import parse_rgb
-    from .synth import SynthSettings, synth_dataset
+    from animatepainter.cli.ui import console_print
+    from animatepainter.planner.colors import parse_rgb
+    from animatepainter.model.data.synth import SynthSettings, synth_dataset
 
     settings = SynthSettings(
         frames=frames,
@@ -64,7 +64,7 @@ def synth(
         layers=layers,
         levels=levels,
         seed=seed,
-        background=parse_rgb(background),
+        background=parse_rgb(background, "--background"),
         depth_backend=depth_backend,
         depth_model=str(depth_model) if depth_model else None,
         shard_size=shard_size,

@@ -1,0 +1,74 @@
+"""What every command shows a person: progress bars (rich), results on stdout, and the
+global ``--quiet`` / ``--debug`` state the root options set."""
+
+from __future__ import annotations
+
+import contextlib
+from dataclasses import dataclass
+from typing import Any, Iterator, Optional
+
+__all__ = ["state", "RichProgress", "console_print"]
+
+
+@dataclass
+class _State:
+    """Global options of the command line (set by the root callback)."""
+
+    quiet: bool = False
+    debug: bool = False
+
+
+#: the global options of this run
+state = _State()
+
+
+class _RichStage:
+    def __init__(self, progress: Any, task: Any) -> None:
+        self._p = progress
+        self._t = task
+
+    def advance(self, n: int = 1) -> None:
+        self._p.advance(self._t, n)
+
+
+class RichProgress:
+    """A :class:`~animatepainter.planner.progress.Progress` drawn with rich: one bar per
+    stage, with elapsed and remaining time; silent under ``--quiet``."""
+
+    def __init__(self) -> None:
+        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+
+        self._progress = Progress(
+            TextColumn("{task.description:>14}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeElapsedColumn(),
+            TimeRemainingColumn(),
+            disable=state.quiet,
+            transient=False,
+        )
+
+    def __enter__(self) -> "RichProgress":
+        self._progress.__enter__()
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self._progress.__exit__(*exc)
+
+    @contextlib.contextmanager
+    def stage(self, name: str, total: Optional[int] = None) -> Iterator[_RichStage]:
+        task = self._progress.add_task(name, total=total)
+        try:
+            yield _RichStage(self._progress, task)
+        finally:
+            t = self._progress.tasks[task]
+            if t.total is not None:
+                self._progress.update(task, completed=t.total)
+
+
+def console_print(*args: Any, **kwargs: Any) -> None:
+    """Print a command's result or final summary to stdout with rich (also under
+    ``--quiet``, which only silences progress bars)."""
+    from rich.console import Console
+
+    Console().print(*args, **kwargs)
