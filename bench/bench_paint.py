@@ -8,9 +8,15 @@ at 256x256):
     pairs that respect the layer order, by the plan's labels and by the depth under
     each stroke;
   * the same at 512x512 (reported, no target);
-  * the public renderers measured on this machine (shared/notes, not rerun here).
+  * the public renderers measured on this machine (shared/notes, not rerun here);
+  * with ``--scaling``: the scaling table (issue 13) over working sizes x stroke
+    budgets on astronaut: wall time of the whole ``paint`` command (a fresh process),
+    its strokes stage, peak RSS, PSNR and SSIM, for the previous release (a git
+    worktree of ``--baseline``, run from its own source), this version without the
+    refinement (``--refine 0``) and with it (the default), and the ratios.
 
 Run:  python bench/bench_paint.py [--quick]
+      python bench/bench_paint.py --scaling [--sizes 256,512,1024,2048] [--budgets 2000,10000,40000]
 """
 
 from __future__ import annotations
@@ -80,10 +86,100 @@ def run_paint_cli(img: np.ndarray, size: int, strokes: int, tmp: Path) -> tuple[
     return wall, json.loads((out / "report.json").read_text()), out
 
 
+#: the last commit before the fitter's speed work (issue 13): the baseline of --scaling
+BASELINE_REV = "57b7813"
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _baseline_tree(rev: str, tmp: Path) -> Path:
+    """A folder whose ``animatepainter`` package is the source of ``rev`` (a git worktree
+    with the four layers linked under one namespace, as the packaging installs them)."""
+    import subprocess
+
+    wt = tmp / "baseline-src"
+    subprocess.run(["git", "-C", str(ROOT), "worktree", "add", "--detach", "-f", str(wt), rev], check=True, capture_output=True)
+    ns = tmp / "baseline-path" / "animatepainter"
+    ns.mkdir(parents=True)
+    for top in ("planner", "model", "export", "cli"):
+        if (wt / top).is_dir():
+            (ns / top).symlink_to(wt / top)
+    return ns.parent
+
+
+def _run_paint(src: Path, out: Path, size: int, budget: int, extra: list[str], pythonpath: Path | None, timeout: float) -> dict:
+    """Run ``paint`` in a fresh process; returns wall time, peak RSS and the report."""
+    import os
+    import subprocess
+    import sysconfig
+
+    # the child reports its own peak RSS (KiB on Linux) on its last stderr line
+    code = "import sys, resource; from animatepainter.cli import main; rc = main(sys.argv[1:]); print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss, file=sys.stderr); sys.exit(rc)"
+    args = ["-q", "paint", str(src), "-o", str(out), "--size", str(size), "--strokes", str(budget), "--seed", "7", *extra]
+    env = dict(os.environ)
+    cmd = [sys.executable, "-c", code, *args]
+    if pythonpath is not None:  # the baseline's own source, not the installed package
+        env["PYTHONPATH"] = os.pathsep.join([str(pythonpath), sysconfig.get_paths()["purelib"]])
+        cmd = [sys.executable, "-S", "-c", code, *args]
+    t0 = time.perf_counter()
+    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    try:
+        _, err = proc.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+        return {"timeout": True}
+    wall = time.perf_counter() - t0
+    if proc.returncode != 0:
+        sys.exit(f"paint failed ({proc.returncode}): {err.decode()[-500:]}")
+    rss_mb = int(err.decode().strip().splitlines()[-1]) / 1024.0
+    rep = json.loads((out / "report.json").read_text())
+    return {"wall": wall, "rss_mb": rss_mb, "strokes_s": rep["wall_time_s"].get("strokes_s", float("nan")), "refine_s": rep["wall_time_s"].get("refine_s", 0.0), "psnr": rep["psnr_db"], "ssim": rep["ssim"], "n": rep["strokes"]}
+
+
+def scaling(sizes: list[int], budgets: list[int], baseline: str, timeout: float) -> None:
+    """The scaling table of issue 13 (see the module docstring)."""
+    print(f"\n== Scaling: `paint` on astronaut, --seed 7, a fresh process per run; baseline = {baseline} (previous release)")
+    hdr = f"{'size':>5}{'strokes':>8}  {'version':<14}{'wall s':>8}{'strokes s':>10}{'refine s':>9}{'peak MB':>9}{'PSNR dB':>9}{'SSIM':>7}{'speed-up':>9}"
+    print(hdr)
+    with tempfile.TemporaryDirectory() as td:
+        tmp = Path(td)
+        src = tmp / "astronaut.png"
+        Image.fromarray(data.astronaut()).save(src)
+        base_path = _baseline_tree(baseline, tmp)
+        try:
+            for size in sizes:
+                for budget in budgets:
+                    rows = {
+                        "previous": _run_paint(src, tmp / "b", size, budget, [], base_path, timeout),
+                        "new, refine 0": _run_paint(src, tmp / "n0", size, budget, ["--refine", "0"], None, timeout),
+                        "new": _run_paint(src, tmp / "n", size, budget, [], None, timeout),
+                    }
+                    prev = rows["previous"]
+                    for name, r in rows.items():
+                        if r.get("timeout"):
+                            print(f"{size:>5}{budget:>8}  {name:<14}{'> ' + format(timeout, '.0f'):>8}")
+                            continue
+                        ratio = f"{prev['wall'] / r['wall']:.1f}x" if not prev.get("timeout") and name != "previous" else ""
+                        print(f"{size:>5}{budget:>8}  {name:<14}{r['wall']:>8.1f}{r['strokes_s']:>10.1f}{r['refine_s']:>9.1f}{r['rss_mb']:>9.0f}{r['psnr']:>9.2f}{r['ssim']:>7.3f}{ratio:>9}")
+                    sys.stdout.flush()
+        finally:
+            import subprocess
+
+            subprocess.run(["git", "-C", str(ROOT), "worktree", "remove", "--force", str(tmp / "baseline-src")], capture_output=True)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--quick", action="store_true", help="skip the budget curve and the 512 px run")
+    ap.add_argument("--scaling", action="store_true", help="only the scaling table (working size x strokes, against --baseline)")
+    ap.add_argument("--sizes", default="256,512,1024,2048", help="working sizes of the scaling table, px (comma-separated)")
+    ap.add_argument("--budgets", default="2000,10000,40000", help="stroke budgets of the scaling table (comma-separated)")
+    ap.add_argument("--baseline", default=BASELINE_REV, help="git revision of the previous release (scaling table)")
+    ap.add_argument("--timeout", type=float, default=1800.0, help="longest a single run may take, s (scaling table)")
     args = ap.parse_args()
+    if args.scaling:
+        scaling([int(v) for v in args.sizes.split(",")], [int(v) for v in args.budgets.split(",")], args.baseline, args.timeout)
+        return
     images = {n: cv2.resize(getattr(data, n)(), (256, 256), interpolation=cv2.INTER_AREA) for n in ("astronaut", "chelsea")}
     budgets = [] if args.quick else [250, 500, 1000, 2000, 4000]
 

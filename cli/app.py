@@ -175,7 +175,13 @@ def main(argv: Optional[list[str]] = None) -> int:
     """Entry point of the ``animatepainter`` script; returns the exit status."""
     args = hoist_global_flags(list(sys.argv[1:] if argv is None else argv))
     try:
-        _CLICK.main(args=args, prog_name="animatepainter", standalone_mode=False)
+        # typer's main, not standalone, turns Ctrl-C into the return value 130 and an
+        # Exit(n) into n (commands themselves return None)
+        rv = _CLICK.main(args=args, prog_name="animatepainter", standalone_mode=False)
+        if isinstance(rv, int) and not isinstance(rv, bool) and rv != 0:
+            if rv == 130:
+                _error("interrupted")
+            return rv
         return 0
     except SettingsError as e:
         _error(e.renamed(flag_for(e.field, _command_for(args))) if e.field else str(e))

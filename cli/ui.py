@@ -58,12 +58,12 @@ class RichProgress:
     @contextlib.contextmanager
     def stage(self, name: str, total: Optional[int] = None) -> Iterator[_RichStage]:
         task = self._progress.add_task(name, total=total)
-        try:
-            yield _RichStage(self._progress, task)
-        finally:
-            t = self._progress.tasks[task]
-            if t.total is not None:
-                self._progress.update(task, completed=t.total)
+        yield _RichStage(self._progress, task)
+        # a stage that ends early (budget left over) shows as done; one stopped by an
+        # error or Ctrl-C keeps its count
+        t = self._progress.tasks[task]
+        if t.total is not None:
+            self._progress.update(task, completed=t.total)
 
 
 def console_print(*args: Any, **kwargs: Any) -> None:

@@ -31,7 +31,7 @@ def scene():
 @pytest.fixture(scope="session")
 def small_result(scene):
     """The teacher's plan of ``scene`` (300 strokes, 64 px)."""
-    return plan_painting(scene.image, PaintSettings(strokes=300, size=64, steps=12, seed=1))
+    return plan_painting(scene.image, PaintSettings(strokes=300, size=64, steps=12, seed=1, refine=0))
 
 
 @pytest.fixture(scope="session")
