@@ -136,7 +136,7 @@ def _run_paint(src: Path, out: Path, size: int, budget: int, extra: list[str], p
     return {"wall": wall, "rss_mb": rss_mb, "strokes_s": rep["wall_time_s"].get("strokes_s", float("nan")), "refine_s": rep["wall_time_s"].get("refine_s", 0.0), "psnr": rep["psnr_db"], "ssim": rep["ssim"], "n": rep["strokes"]}
 
 
-def scaling(sizes: list[int], budgets: list[int], baseline: str, timeout: float) -> None:
+def scaling(sizes: list[int], budgets: list[int], baseline: str, timeout: float, baseline_max_size: int = 4096) -> None:
     """The scaling table of issue 13 (see the module docstring)."""
     print(f"\n== Scaling: `paint` on astronaut, --seed 7, a fresh process per run; baseline = {baseline} (previous release)")
     hdr = f"{'size':>5}{'strokes':>8}  {'version':<14}{'wall s':>8}{'strokes s':>10}{'refine s':>9}{'peak MB':>9}{'PSNR dB':>9}{'SSIM':>7}{'speed-up':>9}"
@@ -149,17 +149,21 @@ def scaling(sizes: list[int], budgets: list[int], baseline: str, timeout: float)
         try:
             for size in sizes:
                 for budget in budgets:
+                    skip = {"skipped": True}
                     rows = {
-                        "previous": _run_paint(src, tmp / "b", size, budget, [], base_path, timeout),
+                        "previous": _run_paint(src, tmp / "b", size, budget, [], base_path, timeout) if size <= baseline_max_size else skip,
                         "new, refine 0": _run_paint(src, tmp / "n0", size, budget, ["--refine", "0"], None, timeout),
                         "new": _run_paint(src, tmp / "n", size, budget, [], None, timeout),
                     }
                     prev = rows["previous"]
                     for name, r in rows.items():
+                        if r.get("skipped"):
+                            print(f"{size:>5}{budget:>8}  {name:<14}{'not run (--baseline-max-size)':>30}")
+                            continue
                         if r.get("timeout"):
                             print(f"{size:>5}{budget:>8}  {name:<14}{'> ' + format(timeout, '.0f'):>8}")
                             continue
-                        ratio = f"{prev['wall'] / r['wall']:.1f}x" if not prev.get("timeout") and name != "previous" else ""
+                        ratio = f"{prev['wall'] / r['wall']:.1f}x" if "wall" in prev and name != "previous" else ""
                         print(f"{size:>5}{budget:>8}  {name:<14}{r['wall']:>8.1f}{r['strokes_s']:>10.1f}{r['refine_s']:>9.1f}{r['rss_mb']:>9.0f}{r['psnr']:>9.2f}{r['ssim']:>7.3f}{ratio:>9}")
                     sys.stdout.flush()
         finally:
@@ -176,9 +180,10 @@ def main() -> None:
     ap.add_argument("--budgets", default="2000,10000,40000", help="stroke budgets of the scaling table (comma-separated)")
     ap.add_argument("--baseline", default=BASELINE_REV, help="git revision of the previous release (scaling table)")
     ap.add_argument("--timeout", type=float, default=1800.0, help="longest a single run may take, s (scaling table)")
+    ap.add_argument("--baseline-max-size", type=int, default=4096, help="largest working size the previous release is run at, px (scaling table; it takes minutes at 1,024 px)")
     args = ap.parse_args()
     if args.scaling:
-        scaling([int(v) for v in args.sizes.split(",")], [int(v) for v in args.budgets.split(",")], args.baseline, args.timeout)
+        scaling([int(v) for v in args.sizes.split(",")], [int(v) for v in args.budgets.split(",")], args.baseline, args.timeout, args.baseline_max_size)
         return
     images = {n: cv2.resize(getattr(data, n)(), (256, 256), interpolation=cv2.INTER_AREA) for n in ("astronaut", "chelsea")}
     budgets = [] if args.quick else [250, 500, 1000, 2000, 4000]

@@ -33,24 +33,10 @@ import os
 
 import numpy as np
 
-try:  # numba compiles the kernels; without it (an exotic platform) they run as Python
-    import numba
-    from numba import njit, prange
+import numba
+from numba import njit, prange
 
-    HAVE_NUMBA = True
-except ImportError:  # pragma: no cover - numba is a dependency; this keeps imports working
-    HAVE_NUMBA = False
-    numba = None
-    prange = range
-
-    def njit(*args, **kwargs):  # type: ignore[no-redef]
-        def wrap(f):
-            return f
-
-        return wrap(args[0]) if args and callable(args[0]) else wrap
-
-
-__all__ = ["polyline_box", "polyline_d2", "round_half_even", "score_candidates", "block_sums", "update_block_sums", "paint_polyline", "touched_near", "available_cores", "set_threads", "HAVE_NUMBA"]
+__all__ = ["polyline_box", "polyline_d2", "round_half_even", "score_candidates", "block_sums", "update_block_sums", "paint_polyline", "touched_near", "available_cores", "set_threads"]
 
 
 def available_cores() -> int:
@@ -64,8 +50,6 @@ def available_cores() -> int:
 def set_threads(n: int) -> int:
     """Use ``n`` threads in the kernels (at most the threads numba started with);
     returns the number used before."""
-    if not HAVE_NUMBA:  # pragma: no cover
-        return 1
     old = numba.get_num_threads()
     numba.set_num_threads(max(1, min(int(n), numba.config.NUMBA_NUM_THREADS)))
     return old
@@ -269,10 +253,9 @@ def _add_pixel(acc, v, al, wt, terms):
 
 
 @njit(cache=True, nogil=True)
-def _accumulate(canvas, target, weight, blocks, scale, exact, points, a, b, lo, hi, wd, wmax):
+def _accumulate(canvas, target, weight, blocks, scale, points, a, b, lo, hi, wd, wmax):
     """Sums ``(V, 9)`` (q0, q1 x3, q2, e1 x3, e2) of each variant over the pixels it
-    covers (with ``scale > 1``: from the ``scale x scale`` blocks' sums, exactly or, not
-    ``exact``, approximately), and the box."""
+    covers (with ``scale > 1``: from the ``scale x scale`` blocks' sums), and the box."""
     h, w = weight.shape
     nseg = b - a - 1
     nv = lo.shape[0]
@@ -316,11 +299,9 @@ def _accumulate(canvas, target, weight, blocks, scale, exact, points, a, b, lo, 
                     _add_pixel(acc, v, np.float64(al), np.float64(wt), terms)
         return acc, by0, by1, bx0, bx1
     # blocks: per-block sums of w, w c, w |c|^2, w e, w e.c (:func:`block_sums`).
-    # exact: a block that every variant's stroke covers fully (coverage 1 at all its
-    # pixels) or not at all adds its sums as they are; pixels of the other blocks (a
-    # band along each edge) are visited one by one, as at scale 1.
-    # not exact: a block's coverage is the share of its area inside the stroke,
-    # clip((width / 2 - d) / scale + 0.5, 0, 1), d the distance of its centre.
+    # a block that a variant's stroke covers fully (coverage 1 at all its pixels) or not
+    # at all adds its sums as they are; the pixels of the other blocks (a band along
+    # each edge) are visited one by one, as at scale 1.
     hb, wbk = blocks.shape[0], blocks.shape[1]
     s = np.float32(scale)
     cy0 = by0 // scale
@@ -328,7 +309,7 @@ def _accumulate(canvas, target, weight, blocks, scale, exact, points, a, b, lo, 
     cx0 = bx0 // scale
     cx1 = min((bx1 + scale - 1) // scale, wbk)
     rs = (scale - 1) * 0.70711 + 1e-3  # block centre to its farthest pixel centre, px
-    reach = wmax / 2.0 + 0.5 + rs if exact else wmax / 2.0 + 0.5 * scale
+    reach = wmax / 2.0 + 0.5 + rs
     reach2 = np.float32(reach * reach)
     sb = _seg_boxes(points, a, b, reach)
     sbp = _seg_boxes(points, a, b, wmax / 2.0 + 0.5)  # pixels: the widest variant's reach
@@ -347,34 +328,15 @@ def _accumulate(canvas, target, weight, blocks, scale, exact, points, a, b, lo, 
             any_mixed = False
             for v in range(nv):
                 dc = math.sqrt(pre[hi[v] - 1] if lo[v] == 0 else suf[lo[v]])
-                if exact:
-                    mixed[v] = False
-                    if dc - rs >= wd[v] / 2.0 + 0.5:
-                        continue
-                    if dc + rs > wd[v] / 2.0 - 0.5:
-                        mixed[v] = True
-                        any_mixed = True
-                        continue
-                    al = 1.0
-                    aa = 1.0
-                else:
-                    al = (wd[v] / 2.0 - dc) / scale + 0.5
-                    if al <= 0.0:
-                        continue
-                    if al > 1.0:
-                        al = 1.0
-                    # pixels are covered almost all or nothing (the edge ramp is one px
-                    # wide), so the block's sum of a^2 is close to its sum of a: the share
-                    aa = al
-                acc[v, 0] += aa * bw
-                acc[v, 1] += aa * blocks[cy, cx, 1]
-                acc[v, 2] += aa * blocks[cy, cx, 2]
-                acc[v, 3] += aa * blocks[cy, cx, 3]
-                acc[v, 4] += aa * blocks[cy, cx, 4]
-                acc[v, 5] += al * blocks[cy, cx, 5]
-                acc[v, 6] += al * blocks[cy, cx, 6]
-                acc[v, 7] += al * blocks[cy, cx, 7]
-                acc[v, 8] += al * blocks[cy, cx, 8]
+                mixed[v] = False
+                if dc - rs >= wd[v] / 2.0 + 0.5:
+                    continue
+                if dc + rs > wd[v] / 2.0 - 0.5:
+                    mixed[v] = True
+                    any_mixed = True
+                    continue
+                for q in range(9):
+                    acc[v, q] += blocks[cy, cx, q]
             if not any_mixed:
                 continue
             for y in range(cy * scale, min((cy + 1) * scale, h)):
@@ -466,10 +428,10 @@ def _best(acc, palette, rgb_out):
 
 
 @njit(cache=True, nogil=True)
-def _score_one(canvas, target, weight, blocks, scale, exact, points, a, b, var, va, vb, palette, out_gain, out_rgb, out_var, out_box, k):
+def _score_one(canvas, target, weight, blocks, scale, points, a, b, var, va, vb, palette, out_gain, out_rgb, out_var, out_box, k):
     """Score candidate ``k`` (points ``a:b``, variants ``va:vb``); write its best."""
     lo, hi, wd, wmax = _variant_table(var, va, vb)
-    acc, by0, by1, bx0, bx1 = _accumulate(canvas, target, weight, blocks, scale, exact, points, a, b, lo, hi, wd, wmax)
+    acc, by0, by1, bx0, bx1 = _accumulate(canvas, target, weight, blocks, scale, points, a, b, lo, hi, wd, wmax)
     out_box[k, 0] = by0
     out_box[k, 1] = by1
     out_box[k, 2] = bx0
@@ -489,16 +451,16 @@ def round_half_even(x: float) -> float:
 
 
 @njit(cache=True, nogil=True)
-def _score_range(canvas, target, weight, blocks, scale, exact, points, pt_off, var, var_off, palette, out_gain, out_rgb, out_var, out_box, k0, k1):
+def _score_range(canvas, target, weight, blocks, scale, points, pt_off, var, var_off, palette, out_gain, out_rgb, out_var, out_box, k0, k1):
     for k in range(k0, k1):
-        _score_one(canvas, target, weight, blocks, scale, exact, points, pt_off[k], pt_off[k + 1], var, var_off[k], var_off[k + 1], palette, out_gain, out_rgb, out_var, out_box, k)
+        _score_one(canvas, target, weight, blocks, scale, points, pt_off[k], pt_off[k + 1], var, var_off[k], var_off[k + 1], palette, out_gain, out_rgb, out_var, out_box, k)
 
 
 @njit(cache=True, parallel=True, nogil=True)
-def _score_all(canvas, target, weight, blocks, scale, exact, points, pt_off, var, var_off, palette, out_gain, out_rgb, out_var, out_box):
+def _score_all(canvas, target, weight, blocks, scale, points, pt_off, var, var_off, palette, out_gain, out_rgb, out_var, out_box):
     n = pt_off.shape[0] - 1
     for k in prange(n):
-        _score_one(canvas, target, weight, blocks, scale, exact, points, pt_off[k], pt_off[k + 1], var, var_off[k], var_off[k + 1], palette, out_gain, out_rgb, out_var, out_box, k)
+        _score_one(canvas, target, weight, blocks, scale, points, pt_off[k], pt_off[k + 1], var, var_off[k], var_off[k + 1], palette, out_gain, out_rgb, out_var, out_box, k)
 
 
 #: an empty block map (exact, per-pixel scoring)
@@ -517,16 +479,13 @@ def score_candidates(
     parallel: bool = True,
     blocks: np.ndarray | None = None,
     scale: int = 1,
-    exact: bool = True,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Score every candidate's variants; see the module docstring for the arrays.
 
     With ``scale > 1`` the sums come from ``blocks`` (:func:`block_sums`, kept up to
     date with :func:`update_block_sums`), ``scale x scale`` px each: a block inside or
     outside the stroke adds its sums whole and only the blocks on its edges are
-    visited pixel by pixel (``exact``, the same sums as at scale 1 up to float
-    rounding); or, not ``exact``, every block counts with the share of its area
-    inside the stroke (an approximation, for choosing among candidates).
+    visited pixel by pixel (the same sums as at scale 1 up to float rounding).
 
     Returns:
         ``(gain, rgb, variant, box)``: float64 ``(K,)`` the best variant's error
@@ -542,9 +501,9 @@ def score_candidates(
     box = np.empty((n, 4), np.int64)
     bl = NO_BLOCKS if blocks is None or scale == 1 else blocks
     if parallel and n > 1:
-        _score_all(canvas, target, weight, bl, int(scale), bool(exact), points, pt_off, var, var_off, palette, gain, rgb, vi, box)
+        _score_all(canvas, target, weight, bl, int(scale), points, pt_off, var, var_off, palette, gain, rgb, vi, box)
     else:  # one thread (a rescored candidate): no thread start-up
-        _score_range(canvas, target, weight, bl, int(scale), bool(exact), points, pt_off, var, var_off, palette, gain, rgb, vi, box, 0, n)
+        _score_range(canvas, target, weight, bl, int(scale), points, pt_off, var, var_off, palette, gain, rgb, vi, box, 0, n)
     return gain, rgb, vi, box
 
 

@@ -37,7 +37,9 @@ from typing import Callable, Sequence
 
 import numpy as np
 
-from animatepainter.planner.teacher.kernels import njit, polyline_box, polyline_d2, round_half_even
+from numba import njit
+
+from animatepainter.planner.teacher.kernels import polyline_box, polyline_d2, round_half_even
 
 log = logging.getLogger(__name__)
 

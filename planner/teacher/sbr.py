@@ -452,10 +452,11 @@ def _shrink(img: np.ndarray, sc: int) -> np.ndarray:
 
 
 def _batch_size(settings: FitSettings, h: int, w: int) -> int:
-    """Seeds tried per greedy batch: ``settings.batch`` per 256 x 256 px (a batch scores
-    its candidates against one canvas, so the seeds' density, not their number, is what
-    the greedy order feels; larger pictures take proportionally larger batches)."""
-    return max(int(round(settings.batch * max(h * w / 65536.0, 1.0))), 1)
+    """Seeds tried per greedy batch: ``settings.batch`` up to 256 x 256 px, growing as the
+    area to the power 0.75 above (a batch scores its candidates against one canvas:
+    larger pictures take larger batches, but not proportionally, as the greedy order
+    then goes stale; measured at 512 and 1,024 px, 0.75 beats 1.0 and 0.5)."""
+    return max(int(round(settings.batch * max(h * w / 65536.0, 1.0) ** 0.75)), 1)
 
 
 def block_scale(width: float) -> int:
