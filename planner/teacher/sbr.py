@@ -484,7 +484,7 @@ def _fit_group(fit: _Fitter, weight: np.ndarray, seed_mask: np.ndarray, width: f
             break
         cands = fit.grow(seeds, width, blur_t, dirs, max_len, settings.color_tol)
         variants = [_variants(len(pts), width, allowed) for pts in cands]
-        gain, rgb, vi, box = fit.score(cands, variants, weight, blocks=blocks, scale=scale)
+        gain, rgb, vi, _ = fit.score(cands, variants, weight, blocks=blocks, scale=scale)
         good = (vi >= 0) & (gain > settings.min_gain)
         reach = [max(vw for _, _, vw in v) / 2.0 + 0.5 for v in variants]
         for sd in seeds[~good]:
