@@ -14,6 +14,7 @@ import pytest
 
 from animatepainter.planner.errors import InputError
 from animatepainter.planner.machine.profile import (
+    RIG_SECTIONS,
     PROFILE_SCHEMA,
     BrushSpec,
     MachineCanvas,
@@ -87,7 +88,7 @@ def test_schema_tables_and_dataclasses_have_the_same_keys(schema, table):
 def test_schema_top_level_pens_and_palette_match_the_profile(schema):
     fields = {f.name for f in dataclasses.fields(MachineProfile)}
     # a key per field, plus the version tag, the palette table (matching) and [[pens]]
-    assert set(schema["properties"]) == (fields - DERIVED) | {"schema", "palette", "pens"}
+    assert set(schema["properties"]) == (fields - DERIVED) | {"schema", "palette", "pens"} | set(RIG_SECTIONS)
     assert set(_props(schema, "palette")) == {"matching"}
     # a pen is one paint (no well) and one brush (no dip capacity)
     pen = set(_props(schema, "pens"))
@@ -128,7 +129,23 @@ def test_absent_keys_take_the_dataclass_defaults():
     assert isinstance(prof.canvas.width_mm, float) and isinstance(prof.brushes[0].width_mm, float)
 
 
-UNITS = [("_mm_s2", "mm/s^2"), ("_mm_s", "mm/s"), ("_mm2", "mm^2"), ("_mm", "mm")]
+UNITS = [("_mm_s2", "mm/s^2"), ("_mm_s", "mm/s"), ("_mm2", "mm^2"), ("_mm", "mm"), ("_deg", "degrees"), ("_px", "px")]
+
+
+@pytest.mark.parametrize("section", RIG_SECTIONS)
+def test_rig_sections_match_their_dataclasses(schema, section):
+    """A rig profile's [execution], [camera] and [calibration]: the schema's keys and
+    defaults are the dataclasses' (animatepainter.planner.rig.profile)."""
+    from animatepainter.planner.rig.profile import Calibration, Camera, Execution
+
+    cls = {"execution": Execution, "camera": Camera, "calibration": Calibration}[section]
+    props = schema["properties"][section]["properties"]
+    assert set(props) == {f.name for f in dataclasses.fields(cls)}
+    for f in dataclasses.fields(cls):
+        if "default" in props[f.name]:
+            assert _same(props[f.name]["default"], f.default), (section, f.name)
+        else:
+            assert section == "calibration", (section, f.name)
 
 
 def test_every_key_is_described_with_its_unit(schema):

@@ -79,7 +79,7 @@ print(json.dumps({"fields": fields, "idl": [str(p.relative_to(out)) for p in idl
     assert r.returncode == 0, r.stderr[-2000:]
     got = json.loads(r.stdout.strip().splitlines()[-1])  # rosidl_adapter prints progress lines first
     assert sorted(got["idl"]) == sorted(
-        ["msg/Brush.idl", "msg/Paint.idl", "msg/Stroke.idl", "msg/StrokePlan.idl", "srv/PlanImage.idl", "action/ExecutePlan.idl"]
+        ["msg/Brush.idl", "msg/Paint.idl", "msg/Stroke.idl", "msg/StrokePlan.idl", "srv/PlanImage.idl", "srv/Replan.idl", "action/ExecutePlan.idl"]
     )
     ours = msgtypes.painter_msg_types()
     for name, flds in got["fields"].items():
@@ -92,16 +92,20 @@ def test_action_and_service_sections_parse_with_rosbags():
     files = msgtypes.interface_files()
     goal, result, feedback = files["action/ExecutePlan.action"].split("\n---\n")
     req, resp = files["srv/PlanImage.srv"].split("\n---\n")
+    rreq, rresp = files["srv/Replan.srv"].split("\n---\n")
     parsed = {}
     for text, name in ((goal, "Goal"), (result, "Result"), (feedback, "Feedback")):
         parsed.update(get_types_from_msg(text, f"painter_msgs/msg/ExecutePlan_{name}"))
     for text, name in ((req, "Request"), (resp, "Response")):
         parsed.update(get_types_from_msg(text, f"painter_msgs/msg/PlanImage_{name}"))
-    assert [f for f, _ in parsed["painter_msgs/msg/ExecutePlan_Goal"][1]] == ["plan", "plan_file", "start_index"]
+    for text, name in ((rreq, "Request"), (rresp, "Response")):
+        parsed.update(get_types_from_msg(text, f"painter_msgs/msg/Replan_{name}"))
+    assert [f for f, _ in parsed["painter_msgs/msg/ExecutePlan_Goal"][1]] == ["plan", "plan_file", "start_index", "picture", "replan_every"]
     assert [f for f, _ in parsed["painter_msgs/msg/ExecutePlan_Feedback"][1]] == [
-        "stroke_index", "stroke_id", "strokes_done", "strokes_total", "progress"
+        "stroke_index", "stroke_id", "strokes_done", "strokes_total", "progress", "replans", "corner_error_mm", "delta_e2000", "replan_s"
     ]
     assert [f for f, _ in parsed["painter_msgs/msg/PlanImage_Response"][1]] == ["success", "message", "plan"]
+    assert [f for f, _ in parsed["painter_msgs/msg/Replan_Request"][1]] == ["plan", "done", "photo", "picture"]
 
 
 def test_wire_types_are_generated_from_the_msg_files():

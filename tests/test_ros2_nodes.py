@@ -21,7 +21,7 @@ from test_ros2_convert import make_plan
 PKG = Path(__file__).resolve().parents[1] / "ros2_ws" / "src" / "painter_ros"
 sys.path.insert(0, str(PKG))
 
-LOGIC = ["planning", "publishing", "execution", "markers", "qos"]
+LOGIC = ["planning", "publishing", "execution", "markers", "qos", "replanning"]
 SHELLS = ["planner_node", "plan_publisher_node", "execute_server_node", "preview_node", "ros"]
 
 
@@ -60,11 +60,12 @@ def test_parameter_files_match_the_declared_defaults():
     from painter_ros.markers import PREVIEW_DEFAULTS
     from painter_ros.planning import PLANNER_DEFAULTS
     from painter_ros.publishing import PUBLISHER_DEFAULTS
+    from painter_ros.replanning import REPLAN_DEFAULTS
 
     for fname, defaults in [
         ("planner.yaml", PLANNER_DEFAULTS),
         ("plan_publisher.yaml", PUBLISHER_DEFAULTS),
-        ("execute_server.yaml", EXECUTOR_DEFAULTS),
+        ("execute_server.yaml", {**EXECUTOR_DEFAULTS, **REPLAN_DEFAULTS}),
         ("preview.yaml", PREVIEW_DEFAULTS),
     ]:
         params = yaml.safe_load((PKG / "config" / fname).read_text())["/**"]["ros__parameters"]
@@ -225,3 +226,64 @@ def test_node_qos_matches_the_wire_and_the_bag():
         # plain CDR only: ROS 2's rmw offers and accepts XCDR1, so an XCDR2 writer would not match
         dr = q[Policy.DataRepresentation]
         assert dr.use_cdrv0_representation and not dr.use_xcdrv2_representation
+
+
+class _CameraRig:
+    """A painter_ros rig plug-in backed by the simulated rig (animatepainter.planner.rig):
+    paints each stroke with the rig's errors and photographs the canvas on demand."""
+
+    def __init__(self, rig, plan, seed=0):
+        self.rig, self.seed = rig, seed
+        self.canvas = None
+        self.state = None
+        self.plan = plan
+        self.photos = 0
+
+    def start(self, plan):
+        from animatepainter.planner.rig.execute import blank_canvas
+
+        self.canvas = blank_canvas(plan)
+
+    def paint(self, index, stroke):
+        from animatepainter.planner.rig.execute import execute_strokes
+
+        one = self.plan.with_strokes([stroke])
+        self.canvas, self.state, _ = execute_strokes(one, self.rig, self.canvas, 0, 1, self.seed, self.state)
+
+    def stop(self):
+        pass
+
+    def photo(self):
+        from animatepainter.planner.rig.camera import physical_canvas, photograph
+
+        self.photos += 1
+        return photograph(physical_canvas(self.plan, self.canvas, self.rig), self.rig, seed=self.photos)[0]
+
+
+def test_execution_closes_the_loop_with_a_camera(scene):
+    """The action server's logic with a camera: every N strokes the latest photo is
+    registered and the strokes left are planned again; the feedback says so."""
+    from painter_ros.execution import execute_plan
+    from painter_ros.replanning import PhotoReplanner, replan_once
+
+    from animatepainter.planner.rig.loop import plan_for_rig
+    from animatepainter.planner.rig.profile import load_rig
+
+    rig = load_rig("sim-arm")
+    plan, res = plan_for_rig(scene.image, rig, PaintSettings(strokes=120, size=80, seed=1))
+    # the plan as a node receives it: through the message
+    plan = convert.plan_from_dict(convert.plan_to_dict(plan), source="test")
+    cam = _CameraRig(rig, plan)
+    replanner = PhotoReplanner(plan, scene.image, cam.photo)
+    fb: list[dict] = []
+    r = execute_plan(plan, cam, on_feedback=fb.append, replan_every=40, replan=replanner)
+    assert r.success and r.replans == cam.photos == 2
+    assert [f["replans"] for f in fb][39:42] == [1, 1, 1] and fb[-1]["replans"] == 2
+    assert fb[-1]["strokes_done"] == fb[-1]["strokes_total"] == r.strokes_done
+    assert 0 < fb[-1]["corner_error_mm"] < 1.0 and 0 < fb[-1]["delta_e2000"] < 2.0 and fb[-1]["replan_s"] > 0
+    # a camera that sends nothing stops the goal with a clear message
+    r2 = execute_plan(plan, _CameraRig(rig, plan), replan_every=40, replan=PhotoReplanner(plan, scene.image, lambda: None))
+    assert not r2.success and r2.next_index == 40 and "no camera image arrived after stroke 39" in r2.message
+    # the replan service's logic
+    new, info = replan_once(plan, 60, cam.photo(), scene.image)
+    assert new.strokes[:60] == plan.strokes[:60] and info["strokes_left_before"] == len(plan) - 60

@@ -65,12 +65,15 @@ __all__ = [
     "ToolChange",
     "MachineProfile",
     "load_profile",
+    "read_profile_toml",
     "bundled_profiles",
     "profile_from_dict",
     "machine_schema_path",
 ]
 
 PROFILE_SCHEMA = "animatepainter.machine/1"
+#: sections a rig profile adds to a machine profile (see :mod:`animatepainter.planner.rig.profile`)
+RIG_SECTIONS = ("execution", "camera", "calibration")
 
 
 def machine_schema_path() -> Path:
@@ -353,6 +356,17 @@ def load_profile(path_or_name: str | Path) -> MachineProfile:
         InputError: unreadable, not TOML, or a field is missing or impossible (one
             line naming the file and the field).
     """
+    data, source = read_profile_toml(path_or_name)
+    return profile_from_dict(data, source=source)
+
+
+def read_profile_toml(path_or_name: str | Path, what: str = "machine profile") -> tuple[dict[str, Any], str]:
+    """The parsed TOML of a profile file (or of a bundled profile by name) and the path
+    it came from, for messages.
+
+    Raises:
+        InputError: no such file or bundled name, unreadable, or not TOML.
+    """
     p = Path(path_or_name)
     if not p.exists():
         bundled = bundled_profiles()
@@ -360,18 +374,18 @@ def load_profile(path_or_name: str | Path) -> MachineProfile:
             p = bundled[str(path_or_name)]
         else:
             names = ", ".join(bundled)
-            raise InputError(f"{path_or_name}: no such machine profile (a TOML file, or a bundled one: {names})")
+            raise InputError(f"{path_or_name}: no such {what} (a TOML file, or a bundled one: {names})")
     if p.is_dir():
-        raise InputError(f"{p}: is a directory, not a machine profile")
+        raise InputError(f"{p}: is a directory, not a {what}")
     try:
         data = tomllib.loads(p.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError) as e:
-        raise InputError(f"{p}: cannot read the machine profile ({one_line(e)})") from None
+        raise InputError(f"{p}: cannot read the {what} ({one_line(e)})") from None
     except ValueError as e:  # TOMLDecodeError, or an integer of more than 4300 digits
         raise InputError(f"{p}: not valid TOML ({one_line(e, 200)})") from None
     except RecursionError:
         raise InputError(f"{p}: not valid TOML (nested too deeply)") from None
-    return profile_from_dict(data, source=str(p))
+    return data, str(p)
 
 
 # -- validation: the published JSON Schema, then the rules a schema cannot express -------
@@ -579,6 +593,8 @@ def profile_from_dict(d: Any, source: str = "profile") -> MachineProfile:
     def fail(field: str, msg: str) -> typing.NoReturn:
         raise InputError(f"{source}: {field}: {msg}")
 
+    # (a rig profile's RIG_SECTIONS are checked by the schema too, and read by
+    # animatepainter.planner.rig.profile)
     _check_schema(d, source)
     name = d.get("name", Path(source).stem)
     kind = d.get("kind", "painting_arm" if "paints" in d else "pen_plotter")

@@ -261,6 +261,7 @@ def refine_strokes(
     palette: np.ndarray | None = None,
     fixed_widths: bool = False,
     progress: Callable[[int], None] | None = None,
+    base: np.ndarray | None = None,
 ) -> tuple[list, np.ndarray]:
     """Refine fitted strokes in place of their order (see the module docstring).
 
@@ -274,6 +275,9 @@ def refine_strokes(
         palette: the only colours allowed, uint8 ``(P, 3)`` (``None``: any colour).
         fixed_widths: keep widths (a machine's brushes).
         progress: called with 1 after each pass.
+        base: float32 ``(H, W, 3)`` in [0, 1]: what is on the canvas before the first
+            stroke (replanning: strokes already painted); default the blank
+            ``background``.
 
     Returns:
         ``(strokes, canvas)``: the refined strokes (same order, layers and levels) and
@@ -284,6 +288,8 @@ def refine_strokes(
     h, w = target.shape[:2]
     n = len(strokes)
     bg = np.asarray(background, np.float32).reshape(1, 1, 3)
+    if base is not None:
+        bg = np.ascontiguousarray(base, np.float32).reshape(h, w, 3)
     canvas = np.ascontiguousarray(np.broadcast_to(bg, (h, w, 3)), np.float32).copy()
     if n == 0 or settings.passes <= 0:
         return list(strokes), canvas

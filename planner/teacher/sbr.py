@@ -42,7 +42,7 @@ from animatepainter.planner.teacher.kernels import available_cores, block_sums, 
 
 log = logging.getLogger(__name__)
 
-__all__ = ["FitSettings", "FittedStroke", "fit_strokes", "level_widths"]
+__all__ = ["FitSettings", "FittedStroke", "fit_strokes", "fit_groups", "level_widths"]
 
 
 @dataclass(frozen=True)
@@ -383,22 +383,11 @@ def _fit_strokes(target, layers, n_layers, settings, background, seed, progress)
     layer_w = np.array([detail[layers == k].sum() for k in range(n_layers)], np.float64)
     layer_w = layer_w / max(layer_w.sum(), 1e-12)
 
-    # multi-resolution: a wide brush is fitted on the picture shrunk by a power of two
-    # (it stays at least MIN_WORK_WIDTH px wide there), and its strokes are painted at
-    # full size; each level's guides (blurred target, stroke directions) at its scale
-    scales = [level_scale(wd, h, w) for wd in widths]
-    shrunk = {sc: _shrink(target, sc) for sc in sorted(set(scales))}
-    blurs = [cv2.GaussianBlur(shrunk[sc], (0, 0), max(wd / sc / 4.0, 0.5)) for wd, sc in zip(widths, scales)]
-    dirs = [_orientation(shrunk[sc], wd / sc / 2.0) for wd, sc in zip(widths, scales)]
-
+    guides = _Guides(target, widths)
     strokes: list[FittedStroke] = []
     total = settings.budget
     carry = 0.0  # budget a group left unused (> 0) or overspent (< 0)
     for k in range(n_layers):
-        # the error counts on this layer and the farther, finished ones; strokes
-        # start on this layer only
-        weight = (layers <= k).astype(np.float32)
-        seed_mask = (layers == k).astype(np.float32)
         if not (layers == k).any():
             continue
         layer_budget = total * layer_w[k]
@@ -414,22 +403,98 @@ def _fit_strokes(target, layers, n_layers, settings, background, seed, progress)
             if quota <= 0:
                 carry = planned
                 continue
-            sm = weight if lvl >= len(widths) - settings.touch_up_levels else seed_mask
-            sc = scales[lvl]
-            if sc == 1:
-                used = _fit_group(fit, weight, sm, wd, blurs[lvl], dirs[lvl], quota, settings, k, lvl, strokes, progress)
-            else:
-                small = _Fitter(shrunk[sc], np.asarray(background, np.float32), rng, settings.palette, canvas=_shrink(fit.canvas, sc))
-                found: list[FittedStroke] = []
-                used = _fit_group(small, _shrink(weight, sc), _shrink(sm, sc), wd / sc, blurs[lvl], dirs[lvl], quota, settings, k, lvl, found, progress)
-                for st in found:  # to full size, painted on the full canvas in order
-                    st.points = st.points * sc
-                    st.width = st.width * sc
-                    st.gain = st.gain * sc * sc
-                    fit.apply(st.points, st.width, st.rgb)
-                strokes.extend(found)
+            used = _fit_level(fit, guides, layers, k, lvl, quota, settings, background, rng, strokes, progress)
             carry = planned - used
     return strokes, fit.canvas
+
+
+class _Guides:
+    """Per level: the scale it is fitted at (multi-resolution: a wide brush is fitted on
+    the picture shrunk by a power of two, where it stays at least MIN_WORK_WIDTH px wide,
+    and its strokes are painted at full size), the shrunk target, and the level's guides
+    (blurred target, stroke directions) at that scale."""
+
+    def __init__(self, target: np.ndarray, widths: Sequence[float]):
+        h, w = target.shape[:2]
+        self.widths = tuple(widths)
+        self.scales = [level_scale(wd, h, w) for wd in widths]
+        self.shrunk = {sc: _shrink(target, sc) for sc in sorted(set(self.scales))}
+        self.blurs = [cv2.GaussianBlur(self.shrunk[sc], (0, 0), max(wd / sc / 4.0, 0.5)) for wd, sc in zip(widths, self.scales)]
+        self.dirs = [_orientation(self.shrunk[sc], wd / sc / 2.0) for wd, sc in zip(widths, self.scales)]
+
+
+def _fit_level(fit: "_Fitter", guides: _Guides, layers: np.ndarray, k: int, lvl: int, quota: int, settings: FitSettings, background, rng, strokes: list, progress) -> int:
+    """Fit up to ``quota`` strokes of level ``lvl`` on layer ``k`` (the error counts on
+    this layer and the farther, finished ones; strokes start on this layer only, or on
+    the finished ones too at the finest ``touch_up_levels``), painted onto ``fit``'s
+    canvas and appended to ``strokes``. Returns how many."""
+    wd = guides.widths[lvl]
+    weight = (layers <= k).astype(np.float32)
+    seed_mask = (layers == k).astype(np.float32)
+    sm = weight if lvl >= len(guides.widths) - settings.touch_up_levels else seed_mask
+    sc = guides.scales[lvl]
+    if sc == 1:
+        return _fit_group(fit, weight, sm, wd, guides.blurs[lvl], guides.dirs[lvl], quota, settings, k, lvl, strokes, progress)
+    small = _Fitter(guides.shrunk[sc], np.asarray(background, np.float32), rng, settings.palette, canvas=_shrink(fit.canvas, sc))
+    found: list[FittedStroke] = []
+    used = _fit_group(small, _shrink(weight, sc), _shrink(sm, sc), wd / sc, guides.blurs[lvl], guides.dirs[lvl], quota, settings, k, lvl, found, progress)
+    for st in found:  # to full size, painted on the full canvas in order
+        st.points = st.points * sc
+        st.width = st.width * sc
+        st.gain = st.gain * sc * sc
+        fit.apply(st.points, st.width, st.rgb)
+    strokes.extend(found)
+    return used
+
+
+def fit_groups(
+    target: np.ndarray,
+    layers: np.ndarray,
+    canvas: np.ndarray,
+    groups: Sequence[tuple[int, int, int]],
+    settings: FitSettings,
+    *,
+    seed: int = 0,
+    progress: Callable[[int], None] | None = None,
+    jobs: int | None = None,
+) -> tuple[list[FittedStroke], np.ndarray]:
+    """Fit strokes for the given (layer, level) groups, in order, starting from a
+    painted ``canvas`` instead of a blank one (replanning what is left of a plan).
+
+    Args:
+        target: float32 ``(H, W, 3)`` RGB in ``[0, 1]``.
+        layers: int ``(H, W)`` depth layer of each pixel, 0 = farthest.
+        canvas: float32 ``(H, W, 3)`` in ``[0, 1]``: what is on the canvas now.
+        groups: ``(layer, level, quota)``: at most ``quota`` strokes of brush level
+            ``level`` (an index into ``settings.widths_px``, which must be given) on
+            ``layer``, in painting order.
+        settings: fitter settings (``budget`` is not used).
+        seed: seed of the tie-breaking jitter.
+        progress: called with the number of strokes added.
+        jobs: threads (see :func:`fit_strokes`).
+
+    Returns:
+        ``(strokes, canvas)`` as :func:`fit_strokes`. A stroke is only added where it
+        lowers the error by more than ``settings.min_gain``, so a canvas that is
+        already right gets none.
+    """
+    if not settings.widths_px:
+        raise ValueError("fit_groups needs settings.widths_px")
+    check_jobs(jobs)
+    old_threads = set_threads(jobs or available_cores())
+    try:
+        target = np.ascontiguousarray(target, np.float32)
+        rng = np.random.default_rng(seed)
+        bg = np.ones(3, np.float32)
+        fit = _Fitter(target, bg, rng, settings.palette, canvas=canvas)
+        guides = _Guides(target, settings.widths_px)
+        strokes: list[FittedStroke] = []
+        for k, lvl, quota in groups:
+            if quota > 0 and (layers == k).any():
+                _fit_level(fit, guides, layers, k, lvl, int(quota), settings, bg, rng, strokes, progress)
+        return strokes, fit.canvas
+    finally:
+        set_threads(old_threads)
 
 
 def level_scale(width: float, h: int, w: int) -> int:

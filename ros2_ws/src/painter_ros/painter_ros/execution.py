@@ -144,12 +144,14 @@ class ExecutionResult:
         next_index: one past the last stroke painted (the ``start_index`` to resume from).
         strokes_done: strokes painted by this execution.
         message: ``"done"``, ``"canceled"`` or the rig's error.
+        replans: times the strokes left were planned again from a photo.
     """
 
     success: bool
     next_index: int
     strokes_done: int
     message: str
+    replans: int = 0
 
 
 def execute_plan(
@@ -159,6 +161,8 @@ def execute_plan(
     *,
     on_feedback: Callable[[dict[str, Any]], None] | None = None,
     should_cancel: Callable[[], bool] | None = None,
+    replan_every: int = 0,
+    replan: Callable[[StrokePlan, int], tuple[StrokePlan, dict[str, Any]]] | None = None,
 ) -> ExecutionResult:
     """Paint ``plan.strokes[start_index:]`` on ``rig``, in order.
 
@@ -168,39 +172,62 @@ def execute_plan(
         start_index: first stroke, 0-based (resume).
         on_feedback: called after each stroke with an ``ExecutePlan.Feedback`` dict
             (``stroke_index``, ``stroke_id``, ``strokes_done``, ``strokes_total``, ``progress``
-            = fraction of the whole plan painted).
+            = fraction of the whole plan painted; ``replans``, and the last replan's
+            ``corner_error_mm``, ``delta_e2000`` and ``replan_s``).
         should_cancel: polled before each stroke; True stops after the current one.
+        replan_every: the closed loop: after every this many strokes (0 = never), call
+            ``replan``.
+        replan: ``replan(plan, done) -> (new_plan, info)``: plan the strokes after
+            ``done`` again (from a photo: :class:`painter_ros.replanning.PhotoReplanner`);
+            the new plan keeps the first ``done`` strokes, and painting goes on with it.
+            ``info`` holds ``corner_error_mm``, ``delta_e2000`` and ``replan_s``.
 
     Returns:
-        the result; a rig error ends the execution with ``success=False``, the rig stopped.
+        the result; a rig error ends the execution with ``success=False``, the rig stopped;
+        a replanning error (a photo that cannot be registered) too, with its message.
     """
     n = len(plan.strokes)
     if not 0 <= start_index <= n:
         raise SettingsError(f"start_index must be from 0 to {n}, got {start_index}")
-    total = n - start_index
+    if replan_every < 0:
+        raise SettingsError(f"replan_every must be >= 0 strokes, got {replan_every}")
     done = 0
+    replans = 0
+    last: dict[str, Any] = {"corner_error_mm": 0.0, "delta_e2000": 0.0, "replan_s": 0.0}
     i = start_index
     rig.start(plan)
     try:
-        for i in range(start_index, n):
+        while i < n:
             if should_cancel is not None and should_cancel():
-                return ExecutionResult(False, i, done, "canceled")
+                return ExecutionResult(False, i, done, "canceled", replans)
             try:
                 rig.paint(i, plan.strokes[i])
             except RigError as e:
                 log.error("stroke %d: %s", i, e)
-                return ExecutionResult(False, i, done, f"rig error at stroke {i}: {e}")
+                return ExecutionResult(False, i, done, f"rig error at stroke {i}: {e}", replans)
             done += 1
+            i += 1
+            if replan is not None and replan_every > 0 and done % replan_every == 0 and i < n:
+                try:
+                    plan, info = replan(plan, i)
+                except AnimatePainterError as e:
+                    log.error("replanning after stroke %d: %s", i - 1, e)
+                    return ExecutionResult(False, i, done, f"replanning after stroke {i - 1} failed: {e}", replans)
+                replans += 1
+                last = {k: float(info.get(k, 0.0)) for k in last}
+                n = len(plan.strokes)
             if on_feedback is not None:
                 on_feedback(
                     {
-                        "stroke_index": i,
-                        "stroke_id": int(plan.strokes[i].id),
+                        "stroke_index": i - 1,
+                        "stroke_id": int(plan.strokes[i - 1].id),
                         "strokes_done": done,
-                        "strokes_total": total,
-                        "progress": (i + 1) / n,
+                        "strokes_total": done + (n - i),
+                        "progress": i / n,
+                        "replans": replans,
+                        **last,
                     }
                 )
-        return ExecutionResult(True, n, done, "done")
+        return ExecutionResult(True, n, done, "done", replans)
     finally:
         rig.stop()

@@ -1,0 +1,129 @@
+"""Benchmark of the closed loop on the simulated rig (issue 14).
+
+For each image x seed (a plan of ``--strokes`` strokes at ``--size`` px, made once with
+the teacher for the ``sim-arm`` rig), paints it with the simulated rig:
+
+* ideal: the plan painted by a perfect rig;
+* open loop: as planned, with the rig's errors;
+* calibrated open loop: planned with the profile `rig calibrate --simulate` measured
+  (offset, widths, reload cadence; one calibration per seed), no photos;
+* closed loop for each N in ``--every``: a photo every N strokes, registered and
+  replanned (with the rig's offset learnt from the photos).
+
+Prints PSNR against the picture (medians over images x seeds), the gain of the closed
+loop over the open one, the share of the ideal-to-open gap it recovers, the worst
+registration error (true, mm) and colour error after correction (dE2000), and the time
+per replan and per photo (register). ``--json`` writes every run.
+
+Images: the bundled landscape and skimage's astronaut, chelsea, coffee, rocket and
+camera (offline).
+
+Run:  python bench/bench_closed_loop.py                 # 6 images x 3 seeds x N in 10,25,50,100
+      python bench/bench_closed_loop.py --quick         # 2 images x 1 seed x N in 25,100
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from dataclasses import replace
+
+import numpy as np
+from skimage import data
+
+from pathlib import Path
+
+from animatepainter.planner.images import load_image
+from animatepainter.planner.metrics import psnr
+from animatepainter.planner.rig.calibrate import calibrated_rig, measure_calibration, test_sheet_plan
+from animatepainter.planner.rig.camera import physical_canvas, photograph
+from animatepainter.planner.rig.execute import execute_strokes
+from animatepainter.planner.rig.loop import plan_for_rig, run_loop, run_open_loop
+from animatepainter.planner.rig.profile import load_rig
+from animatepainter.planner.teacher.pipeline import PaintSettings
+
+
+def images(names: list[str]) -> dict[str, np.ndarray]:
+    out = {}
+    for n in names:
+        if n == "landscape":
+            out[n] = load_image(Path(__file__).resolve().parents[1] / "planner" / "data" / "examples" / "landscape.png")
+        else:
+            img = getattr(data, n)()
+            out[n] = np.repeat(img[..., None], 3, axis=2) if img.ndim == 2 else img[..., :3]
+    return out
+
+
+def calibrate(rig, seed: int):
+    sheet = test_sheet_plan(rig)
+    painted, _, _ = execute_strokes(sheet, rig, seed=seed)
+    photo, _ = photograph(physical_canvas(sheet, painted, rig), rig, seed=seed)
+    cal, report = measure_calibration(photo, sheet)
+    return calibrated_rig(rig, cal)[1], report
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--images", default="landscape,astronaut,chelsea,coffee,rocket,camera")
+    ap.add_argument("--seeds", default="0,1,2")
+    ap.add_argument("--every", default="10,25,50,100")
+    ap.add_argument("--strokes", type=int, default=1000)
+    ap.add_argument("--size", type=int, default=256)
+    ap.add_argument("--rig", default="sim-arm")
+    ap.add_argument("--quick", action="store_true")
+    ap.add_argument("--json", default=None, help="write every run here")
+    a = ap.parse_args()
+    if a.quick:
+        a.images, a.seeds, a.every = "landscape,astronaut", "0", "25,100"
+    rig = load_rig(a.rig)
+    imgs = images(a.images.split(","))
+    seeds = [int(s) for s in a.seeds.split(",")]
+    everys = [int(s) for s in a.every.split(",")]
+    runs = []
+    cal_reports = {}
+    print(f"closed loop on {a.rig}: {len(imgs)} images x {len(seeds)} seeds, {a.strokes} strokes at {a.size} px, N in {everys}", flush=True)
+    for seed in seeds:
+        t0 = time.perf_counter()
+        cal_rig, cal_reports[seed] = calibrate(rig, seed)
+        print(f"  seed {seed}: calibrated in {time.perf_counter() - t0:.1f} s: offset {cal_reports[seed]['offset_mm']} mm, widths {[b['width_scale'] for b in cal_reports[seed]['brushes']]}", flush=True)
+        for name, img in imgs.items():
+            settings = PaintSettings(strokes=a.strokes, size=a.size, seed=seed)
+            planned = plan_for_rig(img, rig, settings)
+            plan, res = planned
+            cal_plan, _ = plan_for_rig(img, cal_rig, settings)
+            open_cal = psnr(run_open_loop(cal_plan, replace(rig, calibration=cal_rig.calibration), seed), res.image)
+            for n in everys:
+                t1 = time.perf_counter()
+                r = run_loop(img, rig, settings, n, seed=seed, planned=planned)
+                rep = dict(r.report, image=name, calibrated_open_loop_psnr_db=round(open_cal, 3), wall_s=round(time.perf_counter() - t1, 2))
+                runs.append(rep)
+                print(
+                    f"  {name:10s} seed {seed} N={n:3d}: ideal {rep['ideal_psnr_db']:6.2f}  open {rep['open_loop_psnr_db']:6.2f}  "
+                    f"open+cal {open_cal:6.2f}  closed {rep['closed_loop_psnr_db']:6.2f}  gain {rep['gain_db']:+5.2f} dB  "
+                    f"recovered {rep['gap_recovered']:.2f}  replan {rep['replan_s']['mean'] if rep['replan_s'] else 0:.2f} s  {rep['wall_s']:.0f} s",
+                    flush=True,
+                )
+    print()
+    print(f"{'N':>4} {'runs':>5} {'ideal':>7} {'open':>7} {'open+cal':>9} {'closed':>7} {'gain dB':>8} {'recovered':>10} {'reg mm':>7} {'dE after':>9} {'replan s':>9} {'max':>6} {'photo s':>8} {'run s':>6}")
+    for n in everys:
+        rs = [r for r in runs if r["every"] == n]
+        med = lambda k: float(np.median([r[k] for r in rs]))  # noqa: E731
+        print(
+            f"{n:4d} {len(rs):5d} {med('ideal_psnr_db'):7.2f} {med('open_loop_psnr_db'):7.2f} {med('calibrated_open_loop_psnr_db'):9.2f} "
+            f"{med('closed_loop_psnr_db'):7.2f} {med('gain_db'):+8.2f} {med('gap_recovered'):10.2f} "
+            f"{max(r['registration_error_mm'] for r in rs):7.3f} {max(r['delta_e2000_after'] for r in rs):9.2f} "
+            f"{np.mean([r['replan_s']['mean'] for r in rs]):9.3f} {max(r['replan_s']['max'] for r in rs):6.2f} "
+            f"{np.mean([r['register_s']['mean'] for r in rs]):8.3f} {np.median([r['wall_s'] for r in rs]):6.1f}"
+        )
+    first = [r for r in runs if r["every"] == everys[0]]
+    better = sum(r["calibrated_open_loop_psnr_db"] > r["open_loop_psnr_db"] for r in first)
+    print(f"\ncalibrated open loop beats open loop in {better} of {len(first)} image x seed pairs "
+          f"(median {np.median([r['calibrated_open_loop_psnr_db'] - r['open_loop_psnr_db'] for r in first]):+.2f} dB)")
+    if a.json:
+        with open(a.json, "w") as f:
+            json.dump({"runs": runs, "calibration": {str(k): v for k, v in cal_reports.items()}, "args": vars(a)}, f, indent=1)
+
+
+if __name__ == "__main__":
+    main()
