@@ -231,6 +231,7 @@ def closed_loop(
     progress: Progress = NULL_PROGRESS,
     truth: bool = False,
     keep_photos: int = 8,
+    true_canvas: Callable[[], np.ndarray] | None = None,
 ) -> tuple[StrokePlan, list[tuple[int, np.ndarray, np.ndarray]], dict[str, Any]]:
     """Paint ``plan`` ``every`` strokes at a time with ``paint``, photographing, registering
     and replanning after each batch (not after the last).
@@ -248,12 +249,15 @@ def closed_loop(
         progress: progress display.
         truth: ``paint`` returns the true homographies: report the true registration error.
         keep_photos: photos (evenly spread) returned.
+        true_canvas: returns the true canvas now (float32 ``(h, w, 3)``, a simulation):
+            report how well each registered photo matches it (PSNR).
 
     Returns:
         ``(final plan, photos, stats)``: photos as ``(strokes done, photo, registered
         canvas)``; stats: ``photos``, ``replans``, ``corner_error_mm``,
-        ``registration_error_mm`` (true, when ``truth``), ``delta_e2000_after``,
-        ``replan_s``, ``register_s``, ``learnt_offset_mm``.
+        ``registration_error_mm`` (true, when ``truth``), ``registered_psnr_db`` (the
+        registered photos against the true canvas, with ``true_canvas``),
+        ``delta_e2000_after``, ``replan_s``, ``register_s``, ``learnt_offset_mm``.
     """
     from animatepainter.planner.rig.calibrate import compensate_plan
 
@@ -265,6 +269,7 @@ def closed_loop(
     reg_errors: list[float] = []
     corner_errors: list[float] = []
     de_after: list[float] = []
+    reg_psnr: list[float] = []
     mc = rig.machine.canvas
     # the rig's offset, learnt from the photos: where each batch landed against where
     # it was commanded (weighted mean over the batches), compensated from then on
@@ -289,6 +294,8 @@ def closed_loop(
                 reg_errors.append(true_corner_error_mm(h_true, reg.homography, (mc.width_mm, mc.height_mm)))
             corner_errors.append(info["corner_error_mm"])
             de_after.append(info["delta_e2000"])
+            if true_canvas is not None:
+                reg_psnr.append(psnr(reg.canvas, _u8(true_canvas())))
             photos.append((done, photo, reg.canvas))
             if learn_offset:
                 # where the batch landed against where it was commanded: the rig's whole
@@ -311,6 +318,7 @@ def closed_loop(
         "registration_error_mm": round(max(reg_errors), 4) if reg_errors else None,
         "corner_error_mm": round(max(corner_errors), 4) if corner_errors else None,
         "delta_e2000_after": round(max(de_after), 3) if de_after else None,
+        "registered_psnr_db": {"mean": round(float(np.mean(reg_psnr)), 3), "min": round(float(np.min(reg_psnr)), 3)} if reg_psnr else None,
         "replan_s": {"mean": round(float(np.mean(replan_times)), 4), "max": round(float(np.max(replan_times)), 4)} if replan_times else None,
         "register_s": {"mean": round(float(np.mean(register_times)), 4)} if register_times else None,
         "learnt_offset_mm": [round(float(v), 4) for v in _offset(learnt)],
@@ -374,7 +382,7 @@ def run_loop(
     open_canvas = run_open_loop(plan, rig, seed, executor)
 
     painter = SimulatedPainter(executor, seed)
-    current, photos, stats = closed_loop(plan, target, layers, rig, every, painter, seed=seed, jobs=jobs, learn_offset=learn_offset, progress=progress, truth=True, keep_photos=keep_photos)
+    current, photos, stats = closed_loop(plan, target, layers, rig, every, painter, seed=seed, jobs=jobs, learn_offset=learn_offset, progress=progress, truth=True, keep_photos=keep_photos, true_canvas=lambda: painter.canvas)
     canvas = painter.canvas
     closed = _u8(canvas) if canvas is not None else ideal.copy()
     p_ideal, p_open, p_closed = psnr(ideal, target), psnr(open_canvas, target), psnr(closed, target)
