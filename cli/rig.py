@@ -266,7 +266,7 @@ def run(
     image: Path = typer.Argument(..., help="Image to paint."),
     rig: str = typer.Option(..., "--rig", help=RIG_HELP + " It paints (the simulated truth)."),
     every: int = _every_opt(),
-    out: Path = typer.Option(..., "--out", "-o", help="Output folder: open_loop.png, closed_loop.png (true final canvases), ideal.png, plan.json (as first planned), final_plan.json (as painted), contact.png (photos and registered canvases), report.json."),
+    out: Path = typer.Option(..., "--out", "-o", help="Output folder: open_loop.png, closed_loop.png (true final canvases), ideal.png, plan.json (as first planned), final_plan.json (as painted), contact.png (the canvases, then each photo, what registration made of it, and what the new plan aims at), report.json."),
     seed: int = typer.Option(0, "--seed", help="Seed of the plan, the rig's errors and the camera; the same seed gives the same run."),
     strokes: int = _strokes_opt(),
     size: int = _size_opt(),
@@ -294,18 +294,18 @@ def run(
     img = load_image(image)
     with RichProgress() as progress:
         res = run_loop(img, planner_rig, settings, every, seed=seed, progress=progress, jobs=jobs, executor=executor, learn_offset=learn_offset)
-    tiles = [res.target, res.ideal, res.open_loop, res.closed_loop]
-    labels = ["picture", f"ideal {res.report['ideal_psnr_db']:.1f} dB", f"open loop {res.report['open_loop_psnr_db']:.1f} dB", f"closed loop {res.report['closed_loop_psnr_db']:.1f} dB"]
-    for done, photo, reg in res.photos:
-        tiles += [photo, reg]
-        labels += [f"photo after {done}", f"registered after {done}"]
+    tiles = [res.target, res.open_loop, res.closed_loop]
+    labels = [f"picture (ideal: {res.report['ideal_psnr_db']:.1f} dB)", f"open loop {res.report['open_loop_psnr_db']:.1f} dB", f"closed loop {res.report['closed_loop_psnr_db']:.1f} dB"]
+    for done, photo, reg, aim in res.photos:
+        tiles += [photo, reg, aim]
+        labels += [f"photo after {done}", f"registered after {done}", f"replanned after {done}"]
     report = {**res.report, "source": str(image.resolve()), "source_sha256": file_sha256(image), "rig": executor.source, "planned_with": planner_rig.source}
     with OutputDir(out) as stage:
         _save_png(stage / "picture.png", res.target)
         _save_png(stage / "ideal.png", res.ideal)
         _save_png(stage / "open_loop.png", res.open_loop)
         _save_png(stage / "closed_loop.png", res.closed_loop)
-        _save_png(stage / "contact.png", contact_sheet(tiles, labels, cols=4))
+        _save_png(stage / "contact.png", contact_sheet(tiles, labels, cols=3))
         res.plan.save(stage / "plan.json")
         res.final_plan.save(stage / "final_plan.json")
         _save_json(stage / "report.json", report)
@@ -353,7 +353,7 @@ def drive(
     image: Path = typer.Argument(..., help="Image to paint."),
     rig: str = typer.Option(..., "--rig", help=RIG_HELP + " The planner's view of the rig (the rig node paints)."),
     every: int = _every_opt("Strokes between photos (count, >= 1); the rig node (`rig serve`) must use the same."),
-    out: Path = typer.Option(..., "--out", "-o", help="Output folder: plan.json (as first planned), final_plan.json (as painted), contact.png (photos and registered canvases), report.json."),
+    out: Path = typer.Option(..., "--out", "-o", help="Output folder: plan.json (as first planned), final_plan.json (as painted), contact.png (the plans, then each photo, what registration made of it, and what the new plan aims at), report.json."),
     seed: int = typer.Option(0, "--seed", help="Seed of the plan and the replans."),
     strokes: int = _strokes_opt(),
     size: int = _size_opt(),
@@ -372,6 +372,7 @@ def drive(
     from animatepainter.export.ros.rigsim import WirePainter
     from animatepainter.planner.atomic import OutputDir, check_writable_dir
     from animatepainter.planner.images import load_image
+    from animatepainter.planner.render import render_plan
     from animatepainter.planner.rig.loop import closed_loop, plan_for_rig
     from animatepainter.planner.rig.profile import load_rig
     from animatepainter.planner.sheets import contact_sheet
@@ -390,14 +391,14 @@ def drive(
         plan, res = plan_for_rig(img, r, settings, progress=progress, jobs=jobs)
         final, photos, stats = closed_loop(plan, res.image, res.layers, r, every, painter, seed=seed, jobs=jobs, learn_offset=learn_offset, progress=progress)
     painter.finish()
-    tiles, labels = [res.image], ["picture"]
-    for done, photo, reg in photos:
-        tiles += [photo, reg]
-        labels += [f"photo after {done}", f"registered after {done}"]
+    tiles, labels = [res.image, render_plan(plan), render_plan(final)], ["picture", "first plan", "final plan"]
+    for done, photo, reg, aim in photos:
+        tiles += [photo, reg, aim]
+        labels += [f"photo after {done}", f"registered after {done}", f"replanned after {done}"]
     with OutputDir(out) as stage:
         plan.save(stage / "plan.json")
         final.save(stage / "final_plan.json")
-        _save_png(stage / "contact.png", contact_sheet(tiles, labels, cols=4))
+        _save_png(stage / "contact.png", contact_sheet(tiles, labels, cols=3))
         _save_json(stage / "report.json", {**stats, "strokes_planned": len(plan), "strokes_painted": len(final), "every": every, "seed": seed, "photos_received": painter.photos_received})
     console_print(f"{len(final)} strokes painted through the rig, {stats['photos']} photos, {stats['replans']} replans -> {out}")
 

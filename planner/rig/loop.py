@@ -46,7 +46,8 @@ class LoopResult:
         final_plan: the plan as finally painted (closed loop: kept strokes + replans).
         target: uint8 ``(h, w, 3)`` the picture at the plan's pixel frame.
         ideal, open_loop, closed_loop: uint8 ``(h, w, 3)`` the canvases.
-        photos: ``(strokes done, photo, registered canvas)`` of each photo taken.
+        photos: ``(strokes done, photo, registered canvas, replanned)`` of the photos
+            kept (``replanned``: the canvas the new plan aims at, rendered).
         report: JSON-ready figures (see :func:`run_loop`).
     """
 
@@ -56,7 +57,7 @@ class LoopResult:
     ideal: np.ndarray
     open_loop: np.ndarray
     closed_loop: np.ndarray
-    photos: list[tuple[int, np.ndarray, np.ndarray]] = field(default_factory=list)
+    photos: list[tuple[int, np.ndarray, np.ndarray, np.ndarray]] = field(default_factory=list)
     report: dict[str, Any] = field(default_factory=dict)
 
 
@@ -232,7 +233,7 @@ def closed_loop(
     truth: bool = False,
     keep_photos: int = 8,
     true_canvas: Callable[[], np.ndarray] | None = None,
-) -> tuple[StrokePlan, list[tuple[int, np.ndarray, np.ndarray]], dict[str, Any]]:
+) -> tuple[StrokePlan, list[tuple[int, np.ndarray, np.ndarray, np.ndarray]], dict[str, Any]]:
     """Paint ``plan`` ``every`` strokes at a time with ``paint``, photographing, registering
     and replanning after each batch (not after the last).
 
@@ -254,7 +255,7 @@ def closed_loop(
 
     Returns:
         ``(final plan, photos, stats)``: photos as ``(strokes done, photo, registered
-        canvas)``; stats: ``photos``, ``replans``, ``corner_error_mm``,
+        canvas, replanned)`` (the last: the new plan rendered, what it aims at); stats: ``photos``, ``replans``, ``corner_error_mm``,
         ``registration_error_mm`` (true, when ``truth``), ``registered_psnr_db`` (the
         registered photos against the true canvas, with ``true_canvas``),
         ``delta_e2000_after``, ``replan_s``, ``register_s``, ``learnt_offset_mm``.
@@ -263,7 +264,7 @@ def closed_loop(
 
     current = plan
     done = 0
-    photos: list[tuple[int, np.ndarray, np.ndarray]] = []
+    photos: list[tuple[int, np.ndarray, np.ndarray, StrokePlan]] = []
     replan_times: list[float] = []
     register_times: list[float] = []
     reg_errors: list[float] = []
@@ -296,7 +297,7 @@ def closed_loop(
             de_after.append(info["delta_e2000"])
             if true_canvas is not None:
                 reg_psnr.append(psnr(reg.canvas, _u8(true_canvas())))
-            photos.append((done, photo, reg.canvas))
+            photos.append((done, photo, reg.canvas, new))
             if learn_offset:
                 # where the batch landed against where it was commanded: the rig's whole
                 # offset (commands were already compensated), which replaces the estimate
@@ -312,6 +313,7 @@ def closed_loop(
     if len(photos) > keep_photos:
         idx = np.unique(np.linspace(0, len(photos) - 1, keep_photos).round().astype(int))
         photos = [photos[i] for i in idx]
+    rendered = [(d, p, r, render_plan(pl)) for d, p, r, pl in photos]
     stats = {
         "photos": n_photos,
         "replans": len(replan_times),
@@ -323,7 +325,7 @@ def closed_loop(
         "register_s": {"mean": round(float(np.mean(register_times)), 4)} if register_times else None,
         "learnt_offset_mm": [round(float(v), 4) for v in _offset(learnt)],
     }
-    return current, photos, stats
+    return current, rendered, stats
 
 
 def run_loop(
