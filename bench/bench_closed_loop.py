@@ -118,6 +118,7 @@ def main() -> None:
     ap.add_argument("--quick", action="store_true")
     ap.add_argument("--json", default=None, help="write every run here")
     ap.add_argument("--registration", action="store_true", help="measure the registration only")
+    ap.add_argument("--calibrated-closed", action="store_true", help="also run the closed loop planned with the calibrated profile")
     a = ap.parse_args()
     if a.quick:
         a.images, a.seeds, a.every = "landscape,astronaut", "0", "25,100"
@@ -145,6 +146,9 @@ def main() -> None:
                 t1 = time.perf_counter()
                 r = run_loop(img, rig, settings, n, seed=seed, planned=planned)
                 rep = dict(r.report, image=name, calibrated_open_loop_psnr_db=round(open_cal, 3), wall_s=round(time.perf_counter() - t1, 2))
+                if a.calibrated_closed:
+                    rc = run_loop(img, cal_rig, settings, n, seed=seed, executor=rig)
+                    rep["calibrated_closed_loop_psnr_db"] = rc.report["closed_loop_psnr_db"]
                 runs.append(rep)
                 print(
                     f"  {name:10s} seed {seed} N={n:3d}: ideal {rep['ideal_psnr_db']:6.2f}  open {rep['open_loop_psnr_db']:6.2f}  "
@@ -164,6 +168,13 @@ def main() -> None:
             f"{np.mean([r['replan_s']['mean'] for r in rs]):9.3f} {max(r['replan_s']['max'] for r in rs):6.2f} "
             f"{np.mean([r['register_s']['mean'] for r in rs]):8.3f} {np.median([r['wall_s'] for r in rs]):6.1f}"
         )
+    if a.calibrated_closed:
+        for n in everys:
+            rs = [r for r in runs if r["every"] == n]
+            d = [r["calibrated_closed_loop_psnr_db"] - r["open_loop_psnr_db"] for r in rs]
+            dc = [r["calibrated_closed_loop_psnr_db"] - r["calibrated_open_loop_psnr_db"] for r in rs]
+            print(f"N={n}: calibrated closed loop {np.median([r['calibrated_closed_loop_psnr_db'] for r in rs]):.2f} dB (median): "
+                  f"{np.median(d):+.2f} dB over the open loop, {np.median(dc):+.2f} dB over the calibrated open loop")
     first = [r for r in runs if r["every"] == everys[0]]
     better = sum(r["calibrated_open_loop_psnr_db"] > r["open_loop_psnr_db"] for r in first)
     print(f"\ncalibrated open loop beats open loop in {better} of {len(first)} image x seed pairs "

@@ -98,6 +98,7 @@ def paint(
 
             t0 = time.perf_counter()
             plan, extra["machine"] = apply_machine(plan, profile, progress=progress)
+            plan = _compensate(plan, machine)
             timings["machine_s"] = time.perf_counter() - t0
         report = write_outputs(
             plan,
@@ -114,6 +115,23 @@ def paint(
         f"[bold]{report['strokes']}[/] strokes, PSNR {report['psnr_db']:.2f} dB, SSIM {report['ssim']:.3f}, "
         f"pen-up travel {report['pen_up_travel_mm'] / 1000:.2f} m, {report['wall_time_s']['total']:.1f} s -> {out}"
     )
+
+
+def _compensate(plan, machine: str):
+    """With a calibrated rig profile (``rig calibrate``), the plan commands what makes
+    the rig paint the plan: strokes moved by minus its offset, widths divided by each
+    brush's measured ratio (its reload cadence is already in the profile's capacities)."""
+    from animatepainter.planner.machine.profile import read_profile_toml
+
+    data, _ = read_profile_toml(machine)
+    if "calibration" not in data:
+        return plan
+    from animatepainter.planner.rig.calibrate import compensate_plan
+    from animatepainter.planner.rig.profile import load_rig
+
+    rig = load_rig(machine)
+    log.info("compensating the calibrated rig: offset %s mm, width ratios %s", rig.calibration.offset_mm, rig.calibration.width_scale)
+    return compensate_plan(plan, rig)
 
 
 def register(app: typer.Typer, export_app: typer.Typer) -> None:

@@ -343,9 +343,16 @@ def test_cli_bad_input(plan_file, example_image_path, tmp_path, capsys):
     assert code == 2 and "Usage" in err
 
 
-def test_cli_markers_calibrate_run(tmp_path, scene, capsys):
+def _scene_png(tmp_path, scene):
     from PIL import Image
 
+    p = tmp_path / "scene.png"
+    if not p.exists():
+        Image.fromarray(scene.image).save(p)
+    return p
+
+
+def test_cli_markers_calibrate_run(tmp_path, scene, capsys):
     code, out, err = run_cli(["rig", "markers", "--canvas-mm", "400", "300", "-o", tmp_path / "m.svg"], capsys)
     assert code == 0, err
     assert (tmp_path / "m.svg").read_text().count("<rect") > 24 * 4
@@ -355,8 +362,17 @@ def test_cli_markers_calibrate_run(tmp_path, scene, capsys):
     assert code == 0, err
     cal = load_rig(tmp_path / "cal" / "calibrated.toml")
     assert cal.calibration is not None and len(cal.calibration.width_scale) == 4
-    img = tmp_path / "scene.png"
-    Image.fromarray(scene.image).save(img)
+    # plans made with the calibrated profile compensate, and dip more often
+    plans = {}
+    for name, prof in (("plain", "sim-arm"), ("cal", tmp_path / "cal" / "calibrated.toml")):
+        code, _, err = run_cli(["-q", "paint", _scene_png(tmp_path, scene), "-o", tmp_path / name, "-n", "120", "--size", "80", "--machine", prof, "--video-px", "64"], capsys)
+        assert code == 0, err
+        plans[name] = json.loads((tmp_path / name / "plan.json").read_text())
+    assert plans["cal"]["meta"]["calibration"]["width_scale"] == list(cal.calibration.width_scale)
+    assert "calibration" not in plans["plain"]["meta"]
+    dips = {k: sum("dip" in st.get("actions", []) for st in p["strokes"]) / len(p["strokes"]) for k, p in plans.items()}
+    assert dips["cal"] > dips["plain"]
+    img = _scene_png(tmp_path, scene)
     code, _, err = run_cli(["-q", "rig", "run", img, "--rig", "sim-arm", "--calibrated", tmp_path / "cal" / "calibrated.toml", "--every", "60", "-n", "120", "--size", "80", "-o", tmp_path / "run"], capsys)
     assert code == 0, err
     rep = json.loads((tmp_path / "run" / "report.json").read_text())

@@ -247,16 +247,19 @@ def calibrated_rig(rig: RigProfile, cal: Calibration) -> tuple[dict[str, Any], R
 
 def compensate_plan(plan: StrokePlan, rig: RigProfile) -> StrokePlan:
     """What to command so that the rig paints ``plan``: each stroke moved by minus the
-    calibrated offset, its width divided by its brush's width ratio. ``plan`` itself
-    when the rig is not calibrated."""
+    calibrated offset (kept on the canvas), its width divided by its brush's width ratio;
+    ``meta["calibration"]`` records what was applied. ``plan`` itself when the rig is
+    not calibrated."""
     cal = rig.calibration
     if cal is None:
         return plan
     widths = np.array([b.width_mm for b in rig.machine.brushes], np.float64)
     off = np.asarray(cal.offset_mm, np.float64)
+    hi = np.array([plan.canvas.width_mm, plan.canvas.height_mm])
     out = []
     for s in plan.strokes:
         b = int(np.argmin(np.abs(widths - s.width_mm)))
         sc = cal.width_scale[b] if cal.width_scale[b] > 0 else 1.0
-        out.append(replace(s, points=np.asarray(s.points, np.float64) - off, width_mm=s.width_mm / sc))
-    return plan.with_strokes(out)
+        out.append(replace(s, points=np.clip(np.asarray(s.points, np.float64) - off, 0.0, hi), width_mm=s.width_mm / sc))
+    meta = dict(plan.meta, calibration={"offset_mm": [float(v) for v in off], "width_scale": [float(v) for v in cal.width_scale]})
+    return replace(plan.with_strokes(out), meta=meta)
