@@ -107,6 +107,26 @@ def registration(rig, imgs: dict[str, np.ndarray], seeds: list[int], a) -> None:
             json.dump({"registration": rows, "args": vars(a)}, f, indent=1)
 
 
+def replan_timing(rig, imgs: dict[str, np.ndarray], budgets: list[int], a) -> None:
+    """Time of one replan (fit + refinement of what is left) after 25 strokes (the most
+    left) and after half the plan, at ``--size``, for each stroke budget."""
+    from animatepainter.planner.rig.loop import register_and_replan
+
+    print(f"replan time at {a.size} px (after 25 strokes / after half the plan), {len(imgs)} images:")
+    for n in budgets:
+        early, half = [], []
+        for name, img in imgs.items():
+            plan, res = plan_for_rig(img, rig, PaintSettings(strokes=n, size=a.size, seed=0))
+            canvas, state, done = None, None, 0
+            for stop, sink in ((25, early), (len(plan) // 2, half)):
+                canvas, state, _ = execute_strokes(plan, rig, canvas, done, stop, 0, state)
+                done = stop
+                photo, _ = photograph(physical_canvas(plan, canvas, rig), rig, seed=stop)
+                _, _, info = register_and_replan(plan, photo, res.image, res.layers, stop)
+                sink.append(info["replan_s"])
+        print(f"  {n:5d} strokes: after 25 mean {np.mean(early):.2f} s, max {np.max(early):.2f} s; after half mean {np.mean(half):.2f} s, max {np.max(half):.2f} s")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--images", default="landscape,astronaut,chelsea,coffee,rocket,camera")
@@ -119,6 +139,7 @@ def main() -> None:
     ap.add_argument("--json", default=None, help="write every run here")
     ap.add_argument("--registration", action="store_true", help="measure the registration only")
     ap.add_argument("--calibrated-closed", action="store_true", help="also run the closed loop planned with the calibrated profile")
+    ap.add_argument("--replan-timing", default=None, help="time replans only, for these stroke budgets (e.g. 800,2000)")
     a = ap.parse_args()
     if a.quick:
         a.images, a.seeds, a.every = "landscape,astronaut", "0", "25,100"
@@ -128,6 +149,9 @@ def main() -> None:
     everys = [int(s) for s in a.every.split(",")]
     if a.registration:
         registration(rig, imgs, seeds, a)
+        return
+    if a.replan_timing:
+        replan_timing(rig, imgs, [int(v) for v in a.replan_timing.split(",")], a)
         return
     runs = []
     cal_reports = {}
