@@ -341,6 +341,13 @@ def test_cli_bad_input(plan_file, example_image_path, tmp_path, capsys):
     assert code == 2 and "--from must be between 0 and" in err
     code, _, err = run_cli(["rig", "run"], capsys)
     assert code == 2 and "Usage" in err
+    # a plan made without a machine: another canvas, and no margins for markers
+    code, _, err = run_cli(["-q", "paint", example_image_path, "-o", tmp_path / "free", "-n", "50", "--size", "64", "--video-px", "64"], capsys)
+    assert code == 0, err
+    code, _, err = run_cli(["rig", "simulate", tmp_path / "free" / "plan.json", "--rig", "sim-arm", "-o", tmp_path / "v"], capsys)
+    assert code == 2 and "the rig's is 400 x 300 mm; make the plan with `paint --machine sim-arm`" in err
+    code, _, err = run_cli(["rig", "register", dark, "--plan", tmp_path / "free" / "plan.json", "-o", tmp_path / "v"], capsys)
+    assert code == 2 and "no room for corner markers" in err
 
 
 def _scene_png(tmp_path, scene):

@@ -77,12 +77,15 @@ class ExecutedStroke:
 def check_plan_for_rig(plan: StrokePlan, rig: RigProfile) -> None:
     """Raise :class:`PlanError` unless ``plan`` is laid out on the rig's canvas (made
     with ``paint --machine`` for this rig, or a profile of the same canvas)."""
+    from animatepainter.planner.machine.profile import bundled_profiles
+
     mc = rig.machine.canvas
     c = plan.canvas
     if abs(c.width_mm - mc.width_mm) > 1e-3 or abs(c.height_mm - mc.height_mm) > 1e-3:
+        bundled = {str(p): name for name, p in bundled_profiles().items()}
         raise PlanError(
             f"the plan is for a {c.width_mm:g} x {c.height_mm:g} mm canvas, the rig's is {mc.width_mm:g} x {mc.height_mm:g} mm; "
-            f"make the plan with `paint --machine {rig.source}`"
+            f"make the plan with `paint --machine {bundled.get(rig.source, rig.source)}`"
         )
 
 

@@ -30,7 +30,7 @@ from typing import Any
 
 import numpy as np
 
-from animatepainter.planner.errors import InputError
+from animatepainter.planner.errors import InputError, SettingsError
 from animatepainter.planner.plan import StrokePlan
 from animatepainter.planner.rig.camera import linear_to_srgb, srgb_to_linear
 from animatepainter.planner.rig.layout import ARUCO_DICT, MARKER_IDS, Layout, canvas_layout
@@ -233,7 +233,10 @@ def register_photo(photo: np.ndarray, plan: StrokePlan, canvas_mm: tuple[float, 
     cw, ch = canvas_mm or (c.width_mm, c.height_mm)
     if margins_mm is None:
         margins_mm = plan_margins(plan)
-    layout = canvas_layout(cw, ch, margins_mm)
+    try:
+        layout = canvas_layout(cw, ch, margins_mm)
+    except SettingsError as e:
+        raise InputError(f"the plan leaves no room for corner markers ({e}); make it for a rig with margins, `paint --machine RIG`") from None
     photo = np.asarray(photo)
     if photo.ndim != 3 or photo.shape[2] != 3 or photo.dtype != np.uint8:
         raise InputError(f"the photo must be 8-bit RGB, got an array of shape {photo.shape} and dtype {photo.dtype}")
