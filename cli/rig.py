@@ -65,6 +65,22 @@ def _check_every(every: int) -> None:
         raise SettingsError(f"--every must be a whole number of strokes >= 1, got {every}")
 
 
+def _loop_inputs(image: Path, out: Path, strokes: int, size: int, seed: int, every: int, jobs: int | None) -> tuple[Any, np.ndarray]:
+    """Check a loop command's settings and output folder, then read the image:
+    ``(PaintSettings, image)``."""
+    from animatepainter.planner.atomic import check_writable_dir
+    from animatepainter.planner.images import load_image
+    from animatepainter.planner.teacher.pipeline import PaintSettings
+    from animatepainter.planner.teacher.sbr import check_jobs
+
+    settings = PaintSettings(strokes=strokes, size=size, seed=seed)
+    settings.check()
+    check_jobs(jobs)
+    _check_every(every)
+    check_writable_dir(out)
+    return settings, load_image(image)
+
+
 def _save_png(path: Path, img: np.ndarray) -> None:
     from PIL import Image
 
@@ -276,22 +292,15 @@ def run(
 ) -> None:
     """Paint IMAGE with the simulated rig twice, open-loop and closed-loop (photo, register, replan every N strokes), and compare."""
     from animatepainter.cli.ui import RichProgress, console_print
-    from animatepainter.planner.atomic import OutputDir, check_writable_dir
-    from animatepainter.planner.images import file_sha256, load_image
+    from animatepainter.planner.atomic import OutputDir
+    from animatepainter.planner.images import file_sha256
     from animatepainter.planner.rig.loop import run_loop
     from animatepainter.planner.rig.profile import load_rig
     from animatepainter.planner.sheets import contact_sheet
-    from animatepainter.planner.teacher.pipeline import PaintSettings
-    from animatepainter.planner.teacher.sbr import check_jobs
 
     executor = load_rig(rig)
     planner_rig = load_rig(calibrated) if calibrated else executor
-    settings = PaintSettings(strokes=strokes, size=size, seed=seed)
-    settings.check()
-    check_jobs(jobs)
-    _check_every(every)
-    check_writable_dir(out)
-    img = load_image(image)
+    settings, img = _loop_inputs(image, out, strokes, size, seed, every, jobs)
     with RichProgress() as progress:
         res = run_loop(img, planner_rig, settings, every, seed=seed, progress=progress, jobs=jobs, executor=executor, learn_offset=learn_offset)
     tiles = [res.target, res.open_loop, res.closed_loop]
@@ -370,22 +379,14 @@ def drive(
     from animatepainter.cli.ui import RichProgress, console_print
     from animatepainter.export.ros.dds import Participant
     from animatepainter.export.ros.rigsim import WirePainter
-    from animatepainter.planner.atomic import OutputDir, check_writable_dir
-    from animatepainter.planner.images import load_image
+    from animatepainter.planner.atomic import OutputDir
     from animatepainter.planner.render import render_plan
     from animatepainter.planner.rig.loop import closed_loop, plan_for_rig
     from animatepainter.planner.rig.profile import load_rig
     from animatepainter.planner.sheets import contact_sheet
-    from animatepainter.planner.teacher.pipeline import PaintSettings
-    from animatepainter.planner.teacher.sbr import check_jobs
 
     r = load_rig(rig)
-    settings = PaintSettings(strokes=strokes, size=size, seed=seed)
-    settings.check()
-    check_jobs(jobs)
-    _check_every(every)
-    check_writable_dir(out)
-    img = load_image(image)
+    settings, img = _loop_inputs(image, out, strokes, size, seed, every, jobs)
     painter = WirePainter(Participant(domain_id, localhost=localhost), timeout_s=timeout, stroke_topic=stroke_topic, plan_topic=plan_topic, camera_topic=camera_topic)
     with RichProgress() as progress:
         plan, res = plan_for_rig(img, r, settings, progress=progress, jobs=jobs)
