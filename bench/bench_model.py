@@ -4,6 +4,7 @@ Usage::
 
     python bench/bench_model.py                                   # tiny config, CPU, 1 thread
     python bench/bench_model.py --config tiny --threads 2
+    python bench/bench_model.py --config small                    # the 64 px / 16 frame CPU model
     python bench/bench_model.py --config base --device cuda       # on a GPU machine
     python bench/bench_model.py --config base --device cuda --amp bf16
     python bench/bench_model.py --eval                            # + the evaluation table of the bundled models
@@ -45,7 +46,7 @@ def _timed(fn, device: str, repeats: int) -> list[float]:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--config", default="tiny", help="tiny, base, micro or a JSON file")
+    ap.add_argument("--config", default="tiny", help="tiny, small, base, micro or a JSON file")
     ap.add_argument("--ckpt", default=None, help="use a trained checkpoint's weights (same speed)")
     ap.add_argument("--device", default="cpu", choices=["cpu", "cuda"])
     ap.add_argument("--threads", type=int, default=1, help="torch CPU threads (default 1: the figure per core)")
@@ -142,18 +143,22 @@ def main() -> None:
 
     if args.eval:
         from animatepainter.model.evaluate import evaluate_models, format_table, heldout_samples
-        from animatepainter.model.generate import default_checkpoint
+        from animatepainter.model.generate import DEFAULT_CHECKPOINT, default_checkpoint
 
         main_pipe = load_pipeline(default_checkpoint())
         models = {f"diffuser ({main_pipe.config.model_name})": main_pipe}
         try:
-            abl = load_pipeline(default_checkpoint("tiny-nodf"))
+            abl = load_pipeline(default_checkpoint(f"{DEFAULT_CHECKPOINT}-nodf"))
             models[f"no DF-Encoder ({abl.config.model_name})"] = abl
         except Exception:  # noqa: BLE001 - the ablation is optional here
             pass
+        resampled = []
+        if DEFAULT_CHECKPOINT != "tiny":  # the bundled tiny, upsampled to the default's size and frames
+            models["diffuser (tiny, resampled)"] = load_pipeline(default_checkpoint("tiny"))
+            resampled.append("diffuser (tiny, resampled)")
         samples = heldout_samples(main_pipe.config.num_frames, main_pipe.config.resolution)
         t0 = time.perf_counter()
-        rep = evaluate_models(models, samples, steps=args.sample_steps)
+        rep = evaluate_models(models, samples, steps=args.sample_steps, resampled=resampled)
         for sub in ("all", "procedural", "real"):
             print(f"\n{sub} held-out samples:")
             print(format_table(rep, sub))

@@ -45,7 +45,7 @@ def _device(device: str) -> str:
 def train_cmd(
     dataset: Path = typer.Argument(..., help="Dataset folder made by `animatepainter synth` (square samples; --frames must equal the model's frames)."),
     out: Path = typer.Option(..., "--out", "-o", help="Checkpoint folder: the trained pipeline (EMA weights), checkpoints/step-N (resume state), train_log.csv. Rerunning the same command resumes."),
-    config: str = typer.Option("tiny", "--config", help="Model config: 'tiny' (CPU, 32 px, 8 frames), 'base' (GPU, 128 px, 16 frames) or a JSON file."),
+    config: str = typer.Option("tiny", "--config", help="Model config: 'tiny' (CPU, 32 px, 8 frames), 'small' (CPU, 64 px, 16 frames), 'base' (GPU, 128 px, 16 frames) or a JSON file."),
     svd: Optional[Path] = typer.Option(None, "--svd", help="Build on a local Stable Video Diffusion image-to-video folder (its UNet, VAE, CLIP, scheduler) instead of --config; a DF-Encoder is added."),
     no_df_encoder: bool = typer.Option(False, "--no-df-encoder", help="Ablation: train the same model without the DF-Encoder (no depth guidance)."),
     steps: int = typer.Option(1000, "--steps", help="Optimiser steps in all (count); a resumed run may be given more."),
@@ -99,7 +99,7 @@ def train_cmd(
 def generate_cmd(
     image: Path = typer.Argument(..., help="Image to paint (PNG, JPEG, ...); alpha is composited on white, grayscale and 16-bit are converted to RGB."),
     out: Path = typer.Option(..., "--out", "-o", help="Output folder: frames/frame_NNN.png, process.mp4, contact.png, depth.png, report.json."),
-    ckpt: Optional[Path] = typer.Option(None, "--ckpt", help="Checkpoint folder (from `animatepainter train`). Default: the small model bundled with the package."),
+    ckpt: Optional[Path] = typer.Option(None, "--ckpt", help="Checkpoint folder (from `animatepainter train`). Default: the bundled `small` model (64 px, 16 frames; `tiny` is the 32 px one)."),
     steps: int = typer.Option(20, "--steps", help="Denoising steps (count, 1..1000)."),
     seed: int = typer.Option(0, "--seed", help="Seed of the initial noise; the same image, checkpoint, steps and seed give the same frames."),
     depth: Optional[Path] = typer.Option(None, "--depth", help="Depth map instead of estimating one: .npy (larger = nearer) or a grayscale image (white = nearest)."),
@@ -205,8 +205,9 @@ def generate_cmd(
 
 
 def evaluate_model_cmd(
-    ckpt: Optional[Path] = typer.Option(None, "--ckpt", help="Checkpoint to evaluate. Default: the bundled model."),
+    ckpt: Optional[Path] = typer.Option(None, "--ckpt", help="Checkpoint to evaluate. Default: the bundled default model (small)."),
     ablation: Optional[Path] = typer.Option(None, "--ablation", help="Checkpoint of the same model trained without the DF-Encoder (baseline). Default: the bundled ablation, if installed; 'none' to skip."),
+    baseline: Optional[Path] = typer.Option(None, "--baseline", help="Checkpoint made for another resolution or frame count (e.g. the bundled tiny) to compare too: run at its own size, its frames resized (bicubic) and resampled in time (linear) to the evaluated model's. Default: the bundled tiny when evaluating the bundled default model (if that is not tiny); 'none' to skip."),
     data: Optional[Path] = typer.Option(None, "--data", help="Held-out dataset folder (from `animatepainter synth`) instead of synthesising the held-out set."),
     procedural: int = typer.Option(16, "--procedural", help="Held-out procedural scenes to synthesise (count), from a seed no training set uses."),
     real: str = typer.Option(",".join(("astronaut", "chelsea", "coffee", "rocket", "motorcycle_left", "camera")), "--real", help="Held-out photographs from skimage.data, comma-separated ('' for none)."),
@@ -223,7 +224,7 @@ def evaluate_model_cmd(
     from animatepainter.planner.errors import InputError, SettingsError
 
     from animatepainter.model.evaluate import HELDOUT_SEED, evaluate_models, format_table, heldout_samples, samples_from_dataset
-    from animatepainter.model.generate import default_checkpoint
+    from animatepainter.model.generate import DEFAULT_CHECKPOINT, default_checkpoint
     from animatepainter.model.pipeline import load_pipeline
 
     if procedural < 0:
@@ -238,22 +239,34 @@ def evaluate_model_cmd(
     models[f"diffuser ({pipe.config.model_name})"] = pipe
     if ablation is None and ckpt is None:
         try:
-            ablation = default_checkpoint("tiny-nodf")
+            ablation = default_checkpoint(f"{DEFAULT_CHECKPOINT}-nodf")
         except InputError:
             log.warning("the bundled ablation checkpoint is not installed; the no-DF-Encoder row is skipped")
+    if baseline is None and ckpt is None and DEFAULT_CHECKPOINT != "tiny":
+        try:
+            baseline = default_checkpoint("tiny")
+        except InputError:
+            log.warning("the bundled tiny checkpoint is not installed; its row is skipped")
     if ablation is not None and str(ablation) != "none":
         abl = load_pipeline(ablation, device=dev)
         if (abl.config.resolution, abl.config.num_frames) != (pipe.config.resolution, pipe.config.num_frames):
             raise InputError(f"{ablation}: makes {abl.config.num_frames} frames of {abl.config.resolution} px, but {ck} makes {pipe.config.num_frames} of {pipe.config.resolution} px")
         models[f"no DF-Encoder ({abl.config.model_name})"] = abl
+    resampled = []
+    if baseline is not None and str(baseline) != "none":
+        base = load_pipeline(baseline, device=dev)
+        c = base.config
+        name = f"diffuser ({c.model_name}, {c.resolution} px / {c.num_frames} frames resampled)"
+        models[name] = base
+        resampled.append(name)
     names = [n.strip() for n in real.split(",") if n.strip()]
     with RichProgress() as progress:
         if data is not None:
             samples = samples_from_dataset(data)
         else:
             samples = heldout_samples(pipe.config.num_frames, pipe.config.resolution, procedural=procedural, real=names, seed=HELDOUT_SEED if heldout_seed is None else heldout_seed, progress=progress)
-        rep = evaluate_models(models, samples, steps=steps, seed=seed, progress=progress)
-    rep.settings.update({"ckpt": str(ck), "ablation": str(ablation) if ablation else None, "data": str(data) if data else None, "procedural": procedural, "real": names})
+        rep = evaluate_models(models, samples, steps=steps, seed=seed, progress=progress, resampled=resampled)
+    rep.settings.update({"ckpt": str(ck), "ablation": str(ablation) if ablation else None, "baseline": str(baseline) if baseline else None, "data": str(data) if data else None, "procedural": procedural, "real": names})
     if report is not None:
         atomic_write_bytes(report, rep.to_json())
     for subset in ("all", "procedural", "real"):

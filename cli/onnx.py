@@ -16,7 +16,7 @@ from animatepainter.export.onnx_export import DEFAULT_OPSET, MAX_OPSET, MIN_OPSE
 
 def export_onnx_cmd(
     out: Path = typer.Option(..., "--out", "-o", help="Output folder: condition.onnx, denoiser.onnx and manifest.json (published whole; an older export there is replaced)."),
-    ckpt: Optional[Path] = typer.Option(None, "--ckpt", help="Checkpoint folder (from `animatepainter train`). Default: the small model bundled with the package."),
+    ckpt: Optional[Path] = typer.Option(None, "--ckpt", help="Checkpoint folder (from `animatepainter train`). Default: the bundled `small` model (64 px, 16 frames; `tiny` is the 32 px one)."),
     fp16: bool = typer.Option(False, "--fp16", help="fp16 weights and compute (inputs/outputs stay float32), meant for the CUDA and TensorRT providers (use the default fp32 on CPU)."),
     opset: int = typer.Option(DEFAULT_OPSET, "--opset", help=f"ONNX opset ({MIN_OPSET}..{MAX_OPSET})."),
     threads: Optional[int] = typer.Option(None, "--threads", help="CPU threads torch may use while tracing (count)."),

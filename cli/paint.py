@@ -30,7 +30,7 @@ def paint(
     video_px: int = typer.Option(512, "--video-px", help="Width of process.mp4 frames (pixels, 64..4096)."),
     fps: float = typer.Option(24.0, "--fps", help="Frame rate of process.mp4 (frames per second)."),
     engine: str = typer.Option("teacher", "--engine", help="'teacher' (stroke-based, CPU, deterministic) or 'diffusion' (depth -> diffuser -> frame-differencing extractor; --strokes caps the stroke count)."),
-    ckpt: Optional[Path] = typer.Option(None, "--ckpt", help="Diffuser checkpoint folder for --engine diffusion. Default: the small model bundled with the package."),
+    ckpt: Optional[Path] = typer.Option(None, "--ckpt", help="Diffuser checkpoint folder for --engine diffusion. Default: the bundled `small` model (64 px, 16 frames; `tiny` is the 32 px one)."),
     sample_steps: int = typer.Option(20, "--sample-steps", help="Denoising steps of the diffuser for --engine diffusion (count, 1..1000)."),
     refine: Optional[int] = typer.Option(None, "--refine", help="Refinement passes after the greedy fit: each stroke's control points, width and colour adjusted against the finished picture, in the painter's order (count, 0..10; 0 = off). Default: 3 at --size up to 512 px, 0 above (about 1.4 s at 256 px / 2,000 strokes, 53 s at 1,024 px / 10,000 on 2 cores)."),
     jobs: Optional[int] = typer.Option(None, "--jobs", "-j", help="Threads the stroke fitter uses (count; default: all cores). The plan is byte-identical for every value."),

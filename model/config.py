@@ -1,4 +1,4 @@
-"""Model configurations: ``tiny`` (CPU), ``base`` (one GPU), or a user JSON file.
+"""Model configurations: ``tiny`` and ``small`` (CPU), ``base`` (one GPU), or a user JSON file.
 
 A config names everything that shapes the model (resolution, frames, pixel patch size,
 position channels, UNet / DF-Encoder / image-encoder architecture, scheduler) and the
@@ -19,7 +19,7 @@ from animatepainter.planner.errors import SettingsError
 __all__ = ["ModelConfig", "load_model_config", "BUILTIN_CONFIGS"]
 
 #: configs shipped in ``model/configs/``
-BUILTIN_CONFIGS = ("tiny", "base", "micro")
+BUILTIN_CONFIGS = ("tiny", "small", "base", "micro")
 
 _REQUIRED = ("resolution", "num_frames", "patch_size", "unet", "df_encoder", "image_encoder", "scheduler")
 
@@ -29,7 +29,7 @@ class ModelConfig:
     """A model configuration (see ``model/configs/tiny.json`` for the keys).
 
     Attributes:
-        name: short name (``tiny``, ``base``, ...).
+        name: short name (``tiny``, ``small``, ``base``, ...).
         resolution: square frame side in pixels.
         num_frames: frames T of the process, blank canvas to finished image.
         patch_size: pixel-space patch side (the UNet grid is ``resolution / patch_size``).
@@ -69,7 +69,7 @@ class ModelConfig:
 
 
 def load_model_config(spec: str | Path) -> ModelConfig:
-    """Load a built-in config by name (``tiny``, ``base``, ``micro`` for tests) or a JSON file by path.
+    """Load a built-in config by name (``tiny``, ``small``, ``base``, ``micro`` for tests) or a JSON file by path.
 
     Raises:
         SettingsError: unknown name, unreadable file, or missing/invalid keys (one line).

@@ -3,7 +3,7 @@
 1. the image is resized to the working size (``--size``) and its depth estimated
    (or taken from ``--depth``), as in the teacher engine;
 2. the diffuser (:mod:`animatepainter.model`, ``generate_process``) paints the process
-   at its own, possibly low, resolution (the bundled tiny model: 32 px, 8 frames);
+   at its own, possibly low, resolution (the bundled default `small`: 64 px, 16 frames);
 3. the extractor (:mod:`animatepainter.planner.extract`) takes *where and when* paint
    changes from those frames and *colours and detail* from the working image, so the
    plan reaches the working resolution whatever the diffuser's;

@@ -29,6 +29,12 @@ Baselines in the same run: ``crossfade`` (frame ``t`` = ``blank + (image - blank
 (T-1)``, a process with no order) and, when given, the ablation without the
 DF-Encoder trained with the same budget. The ground truth itself is scored too
 (``teacher``), as the ceiling of ``depth_order`` and ``monotonic``.
+
+A model made for another resolution or frame count (e.g. ``tiny``, 32 px / 8 frames,
+against ``small``'s 64 px / 16 frames) can be scored on the same held-out set when named in
+``evaluate_models(resampled=...)``: it gets the held-out image and depth resized to its own
+resolution (area filter), and its frames are brought to the held-out size by
+:func:`resample_process` (bicubic in space, linear in time) before scoring.
 """
 
 from __future__ import annotations
@@ -59,6 +65,7 @@ __all__ = [
     "coverage_monotonicity",
     "process_metrics",
     "crossfade",
+    "resample_process",
     "heldout_samples",
     "evaluate_models",
     "format_table",
@@ -176,6 +183,36 @@ def crossfade(sample: HeldoutSample) -> np.ndarray:
     return blank + (sample.image[None] - blank) * a
 
 
+def resample_process(frames: np.ndarray, num_frames: int, size: int) -> np.ndarray:
+    """A process brought to another frame count and square size.
+
+    Space: bicubic (``cv2.INTER_CUBIC``, clipped to ``[0, 1]``) to ``size x size``; time:
+    frame ``j`` of the output is the linear blend of the input frames around input time
+    ``j (T_in - 1) / (num_frames - 1)``, so the first and last frames are kept as they are.
+
+    Args:
+        frames: float ``(T_in, H, W, 3)`` in ``[0, 1]``.
+        num_frames: output frame count (>= 2); size: output side in pixels.
+
+    Returns:
+        float32 ``(num_frames, size, size, 3)`` in ``[0, 1]``.
+    """
+    import cv2
+
+    f = np.asarray(frames, np.float32)
+    if f.shape[1:3] != (size, size):
+        f = np.stack([cv2.resize(x, (size, size), interpolation=cv2.INTER_CUBIC if size > x.shape[0] else cv2.INTER_AREA) for x in f])
+        f = np.clip(f, 0.0, 1.0)
+    t_in = f.shape[0]
+    if t_in == num_frames:
+        return f
+    pos = np.linspace(0.0, t_in - 1, num_frames)
+    lo = np.floor(pos).astype(int).clip(0, t_in - 1)
+    hi = np.minimum(lo + 1, t_in - 1)
+    a = (pos - lo).astype(np.float32)[:, None, None, None]
+    return (f[lo] * (1 - a) + f[hi] * a).astype(np.float32)
+
+
 def _mean(ms: Sequence[ProcessMetrics]) -> ProcessMetrics:
     if not ms:
         return ProcessMetrics(*(float("nan"),) * 5, n=0)
@@ -265,25 +302,53 @@ def samples_from_dataset(path: str | Path, limit: Optional[int] = None) -> list[
     return out
 
 
-def generate_for(pipe: Any, samples: Sequence[HeldoutSample], steps: int, seed: int, batch_size: int = 8, progress: Progress = NULL_PROGRESS, name: str = "model") -> list[np.ndarray]:
-    """Run ``pipe`` on every sample (batched); returns float32 ``(T, H, W, 3)`` each."""
+def generate_for(
+    pipe: Any,
+    samples: Sequence[HeldoutSample],
+    steps: int,
+    seed: int,
+    batch_size: int = 8,
+    progress: Progress = NULL_PROGRESS,
+    name: str = "model",
+    resample: bool = False,
+) -> list[np.ndarray]:
+    """Run ``pipe`` on every sample (batched); returns float32 ``(T, H, W, 3)`` each, the
+    samples' frame count and size.
+
+    Args:
+        resample: a model of another resolution or frame count is run at its own
+            resolution and its frames resampled (:func:`resample_process`); without it such
+            a model is an :class:`InputError`.
+    """
+    import cv2
     import torch
 
     res = pipe.config.resolution
+    t_model = pipe.config.num_frames
     out: list[np.ndarray] = []
     g = torch.Generator().manual_seed(seed)
     with progress.stage(name, total=len(samples)) as st:
         for i in range(0, len(samples), batch_size):
             chunk = samples[i : i + batch_size]
             for s in chunk:
+                if resample:
+                    continue
                 if s.image.shape[:2] != (res, res):
                     raise InputError(f"held-out sample {s.key} is {s.image.shape[1]}x{s.image.shape[0]} px but the model works at {res}x{res}")
-                if s.frames.shape[0] != pipe.config.num_frames:
-                    raise InputError(f"held-out sample {s.key} has {s.frames.shape[0]} frames but the model makes {pipe.config.num_frames}")
-            img = torch.from_numpy(np.stack([s.image.transpose(2, 0, 1) for s in chunk]))
-            dep = torch.from_numpy(np.stack([s.depth[None] for s in chunk]))
+                if s.frames.shape[0] != t_model:
+                    raise InputError(f"held-out sample {s.key} has {s.frames.shape[0]} frames but the model makes {t_model}")
+
+            def fit(a: np.ndarray) -> np.ndarray:
+                return a if a.shape[:2] == (res, res) else cv2.resize(a, (res, res), interpolation=cv2.INTER_AREA if a.shape[0] > res else cv2.INTER_CUBIC)
+
+            img = torch.from_numpy(np.stack([np.clip(fit(s.image), 0, 1).transpose(2, 0, 1) for s in chunk]))
+            dep = torch.from_numpy(np.stack([np.clip(fit(s.depth), 0, 1)[None] for s in chunk]))
             frames = pipe(img, dep, num_inference_steps=steps, generator=g).frames
-            out.extend(np.asarray(f, np.float32) for f in frames)
+            for f, s in zip(frames, chunk):
+                f = np.asarray(f, np.float32)
+                if resample and f.shape != s.frames.shape:
+                    f = resample_process(f, s.frames.shape[0], s.frames.shape[1])
+                out.append(f)
             st.advance(len(chunk))
     return out
 
@@ -313,6 +378,7 @@ def evaluate_models(
     seed: int = 0,
     progress: Progress = NULL_PROGRESS,
     keep_frames: Optional[dict[str, list[np.ndarray]]] = None,
+    resampled: Iterable[str] = (),
 ) -> EvalReport:
     """Score ``models`` (name -> pipeline) and the baselines on ``samples``.
 
@@ -322,6 +388,8 @@ def evaluate_models(
 
     Args:
         keep_frames: if given, filled with name -> generated frames per sample.
+        resampled: names of ``models`` made for another resolution / frame count, run at
+            their own and resampled to the held-out set's (see :func:`generate_for`).
     """
     if not samples:
         raise SettingsError("the held-out set is empty")
@@ -331,8 +399,9 @@ def evaluate_models(
     per: dict[str, list[ProcessMetrics]] = {}
     per["teacher"] = [process_metrics(s.frames, s) for s in samples]
     per["crossfade"] = [process_metrics(crossfade(s), s) for s in samples]
+    resampled = set(resampled)
     for name, pipe in models.items():
-        gen = generate_for(pipe, samples, steps, seed, progress=progress, name=name)
+        gen = generate_for(pipe, samples, steps, seed, progress=progress, name=name, resample=name in resampled)
         if keep_frames is not None:
             keep_frames[name] = gen
         per[name] = [process_metrics(f, s) for f, s in zip(gen, samples)]

@@ -24,7 +24,7 @@ log = logging.getLogger(__name__)
 __all__ = ["DEFAULT_CHECKPOINT", "default_checkpoint", "generate_process", "frames_to_u8"]
 
 #: name of the checkpoint bundled with the package (``model/checkpoints/<name>``)
-DEFAULT_CHECKPOINT = "tiny"
+DEFAULT_CHECKPOINT = "small"
 
 
 def default_checkpoint(name: str = DEFAULT_CHECKPOINT) -> Path:

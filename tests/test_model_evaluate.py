@@ -85,3 +85,31 @@ def test_evaluation_run_has_every_row_and_the_untrained_model_is_the_crossfade()
     assert t["depth_order"] > 0.5  # the teacher paints far first
     table = format_table(rep)
     assert table.count("\n") == 4 and "| untrained | 3 |" in table
+
+
+def test_resample_process_keeps_the_ends_and_is_linear_in_time():
+    from animatepainter.model.evaluate import resample_process
+
+    s = _ordered_process(True, t_n=5, h=8, w=8)
+    fade = crossfade(s)  # linear in time: resampling it in time is exact
+    up = resample_process(fade, 9, 8)
+    assert up.shape == (9, 8, 8, 3) and up.dtype == np.float32
+    np.testing.assert_allclose(up, crossfade(HeldoutSample("x", s.image, s.depth, np.zeros((9, 8, 8, 3), np.float32) + s.frames[0], "real")), atol=1e-6)
+    big = resample_process(s.frames, 5, 16)
+    assert big.shape == (5, 16, 16, 3) and 0.0 <= big.min() and big.max() <= 1.0
+    np.testing.assert_allclose(big[0], 1.0)  # the blank canvas stays blank
+
+
+def test_a_model_of_another_size_is_resampled_only_when_asked():
+    from animatepainter.model.pipeline import AnimatePainterPipeline
+    from animatepainter.planner.errors import InputError
+
+    samples = heldout_samples(frames=8, size=32, procedural=1, real=())
+    micro = AnimatePainterPipeline.from_model_config("micro")  # 16 px, 4 frames
+    with pytest.raises(InputError, match="works at 16x16"):
+        evaluate_models({"micro": micro}, samples, steps=2)
+    rep = evaluate_models({"micro": micro}, samples, steps=2, resampled=["micro"])
+    m, c = rep.rows["micro"]["all"], rep.rows["crossfade"]["all"]
+    assert m["n"] == 1
+    # the untrained model is the crossfade at 16 px / 4 frames; resampled it stays close to it
+    assert abs(m["frame_psnr"] - c["frame_psnr"]) < 3.0
