@@ -28,7 +28,7 @@ from typing import Any, Optional
 import typer
 
 from animatepainter.cli import export, extract, model, onnx, paint, rig, ros, synth, viewer
-from animatepainter.cli.ui import state
+from animatepainter.cli.ui import deferred_interrupt, state
 from animatepainter.planner.errors import AnimatePainterError, SettingsError, one_line
 
 __all__ = ["app", "main", "COMMANDS", "GLOBAL_FLAGS"]
@@ -177,7 +177,8 @@ def main(argv: Optional[list[str]] = None) -> int:
     try:
         # typer's main, not standalone, turns Ctrl-C into the return value 130 and an
         # Exit(n) into n (commands themselves return None)
-        rv = _CLICK.main(args=args, prog_name="animatepainter", standalone_mode=False)
+        with deferred_interrupt():
+            rv = _CLICK.main(args=args, prog_name="animatepainter", standalone_mode=False)
         if isinstance(rv, int) and not isinstance(rv, bool) and rv != 0:
             if rv == 130:
                 _error("interrupted")

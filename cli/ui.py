@@ -7,7 +7,7 @@ import contextlib
 from dataclasses import dataclass
 from typing import Any, Iterator, Optional
 
-__all__ = ["state", "RichProgress", "console_print"]
+__all__ = ["state", "RichProgress", "console_print", "deferred_interrupt"]
 
 
 @dataclass
@@ -16,6 +16,7 @@ class _State:
 
     quiet: bool = False
     debug: bool = False
+    interrupt: bool = False  # Ctrl-C pressed, not acted on yet (see deferred_interrupt)
 
 
 #: the global options of this run
@@ -29,6 +30,8 @@ class _RichStage:
 
     def advance(self, n: int = 1) -> None:
         self._p.advance(self._t, n)
+        if state.interrupt:  # a safe point to stop at (see deferred_interrupt)
+            raise KeyboardInterrupt
 
 
 class RichProgress:
@@ -64,6 +67,44 @@ class RichProgress:
         t = self._progress.tasks[task]
         if t.total is not None:
             self._progress.update(task, completed=t.total)
+
+
+@contextlib.contextmanager
+def deferred_interrupt(grace_s: float = 1.0) -> Iterator[None]:
+    """Ctrl-C stops the command at its next progress step, in plain Python, instead of
+    wherever the signal lands: inside a compiled (numba) parallel loop being launched or
+    a progress bar being drawn, an exception from a signal handler can leave a thread
+    pool or a lock in a state the process cannot exit from. If no progress step comes
+    within ``grace_s`` seconds (or Ctrl-C is pressed again) it stops at once, as usual.
+    A no-op outside the main thread."""
+    import _thread
+    import signal
+    import threading
+
+    timers: list[threading.Timer] = []
+
+    def handler(signum: int, frame: Any) -> None:  # noqa: ARG001
+        if state.interrupt:
+            raise KeyboardInterrupt
+        state.interrupt = True
+        timer = threading.Timer(grace_s, _thread.interrupt_main)
+        timer.daemon = True
+        timers.append(timer)
+        timer.start()
+
+    state.interrupt = False
+    try:
+        old = signal.signal(signal.SIGINT, handler)
+    except ValueError:  # not the main thread
+        yield
+        return
+    try:
+        yield
+    finally:
+        for t in timers:
+            t.cancel()
+        signal.signal(signal.SIGINT, old)
+        state.interrupt = False
 
 
 def console_print(*args: Any, **kwargs: Any) -> None:
