@@ -66,6 +66,7 @@ __all__ = [
     "MachineProfile",
     "load_profile",
     "read_profile_toml",
+    "build_section",
     "bundled_profiles",
     "profile_from_dict",
     "machine_schema_path",
@@ -566,7 +567,7 @@ def _coerce(tp: Any, v: Any) -> Any:
     return v
 
 
-def _build(cls: type, table: Mapping[str, Any], **defaults: Any) -> Any:
+def build_section(cls: type, table: Mapping[str, Any], **defaults: Any) -> Any:
     """``cls`` from the keys of ``table`` that are its fields (others are ignored: the
     schema checked them); ``defaults`` for absent keys where the loader's default is not
     the dataclass's (e.g. a brush's tool number is its position); else the dataclass's."""
@@ -604,7 +605,7 @@ def profile_from_dict(d: Any, source: str = "profile") -> MachineProfile:
     if "margins_mm" in cd and "margin_mm" in cd:
         fail("canvas.margin_mm", "give margin_mm (all sides) or margins_mm ([top, right, bottom, left]), not both")
     margins = [cd["margin_mm"]] * 4 if "margin_mm" in cd else cd.get("margins_mm", MachineCanvas.margins_mm)
-    canvas: MachineCanvas = _build(MachineCanvas, {**cd, "margins_mm": margins})
+    canvas: MachineCanvas = build_section(MachineCanvas, {**cd, "margins_mm": margins})
     top, right, bottom, left = canvas.margins_mm
     if left + right >= canvas.width_mm:
         fail("canvas.margins_mm", f"left + right margins ({left + right:g} mm) leave nothing of the {canvas.width_mm:g} mm canvas width")
@@ -612,7 +613,7 @@ def profile_from_dict(d: Any, source: str = "profile") -> MachineProfile:
         fail("canvas.margins_mm", f"top + bottom margins ({top + bottom:g} mm) leave nothing of the {canvas.height_mm:g} mm canvas height")
 
     # motion
-    motion: Motion = _build(Motion, d.get("motion", {}))
+    motion: Motion = build_section(Motion, d.get("motion", {}))
     if motion.pen_lift == "servo":
         if kind != "pen_plotter":
             fail("motion.pen_lift", "'servo' is for pen plotters (a painting arm lowers its brush into wells on Z)")
@@ -622,7 +623,7 @@ def profile_from_dict(d: Any, source: str = "profile") -> MachineProfile:
         fail("motion.pen_up_z_mm", f"must be above pen_down_z_mm ({motion.pen_down_z_mm:g} mm), got {motion.pen_up_z_mm:g}")
 
     matching = d.get("palette", {}).get("matching", MachineProfile.matching)
-    tool_change: ToolChange = _build(ToolChange, d.get("tool_change", {}))
+    tool_change: ToolChange = build_section(ToolChange, d.get("tool_change", {}))
 
     # tools
     pens = "pens" in d
@@ -633,8 +634,8 @@ def profile_from_dict(d: Any, source: str = "profile") -> MachineProfile:
     tools: list[Tool] = []
     if pens:
         for i, pd in enumerate(d["pens"]):
-            paints.append(_build(PaintSpec, pd, name=f"pen-{i}"))
-            brushes.append(_build(BrushSpec, pd, name=f"pen-{i}", tool=i + 1))
+            paints.append(build_section(PaintSpec, pd, name=f"pen-{i}"))
+            brushes.append(build_section(BrushSpec, pd, name=f"pen-{i}", tool=i + 1))
             tools.append(Tool(i, i, brushes[-1].tool))
         stations = Stations()
         if "stations" in d:
@@ -646,10 +647,10 @@ def profile_from_dict(d: Any, source: str = "profile") -> MachineProfile:
         for i, pd in enumerate(d["paints"]):
             if needs_well and "well_mm" not in pd:
                 fail(f"paints[{i}].well_mm", _missing(["paints", i, "well_mm"]))
-            paints.append(_build(PaintSpec, pd, name=f"paint-{i}"))
+            paints.append(build_section(PaintSpec, pd, name=f"paint-{i}"))
         if "brushes" not in d:
             fail("brushes", "no brushes: at least one [[brushes]] entry is needed")
-        brushes = [_build(BrushSpec, bd, name=f"brush-{j}", tool=j + 1) for j, bd in enumerate(d["brushes"])]
+        brushes = [build_section(BrushSpec, bd, name=f"brush-{j}", tool=j + 1) for j, bd in enumerate(d["brushes"])]
         for j, b in enumerate(brushes):
             dab = math.pi / 4.0 * b.width_mm * b.width_mm  # not **2: 1e300 gives inf, not OverflowError
             if 0 < b.capacity_mm2 <= dab:
@@ -662,7 +663,7 @@ def profile_from_dict(d: Any, source: str = "profile") -> MachineProfile:
             for key in ("water_mm", "rag_mm"):
                 if key not in sd:
                     fail(f"stations.{key}", _missing(["stations", key]))
-        stations = _build(Stations, sd, dip_z_mm=motion.pen_down_z_mm)
+        stations = build_section(Stations, sd, dip_z_mm=motion.pen_down_z_mm)
         if stations.dip_z_mm >= motion.pen_up_z_mm:
             fail("stations.dip_z_mm", f"must be below motion.pen_up_z_mm ({motion.pen_up_z_mm:g} mm), got {stations.dip_z_mm:g}")
     numbers = [b.tool for b in brushes]

@@ -26,13 +26,13 @@ value, e.g. ``my-rig.toml: execution.position_noise_mm: must be >= 0, got -1``.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Mapping
 
 from animatepainter.planner.atomic import atomic_write_bytes
 from animatepainter.planner.errors import InputError
-from animatepainter.planner.machine.profile import MachineProfile, profile_from_dict, read_profile_toml
+from animatepainter.planner.machine.profile import MachineProfile, build_section, profile_from_dict, read_profile_toml
 
 __all__ = ["Execution", "Camera", "Calibration", "RigProfile", "load_rig", "rig_from_dict", "save_rig"]
 
@@ -123,33 +123,17 @@ def rig_from_dict(d: Any, source: str = "rig profile") -> RigProfile:
     checks every section (types, ranges, units in its descriptions); the calibration's
     lists must have one value per brush."""
     machine = profile_from_dict(d, source)
-    ex = _build(Execution, d.get("execution", {}))
-    cam = _build(Camera, d.get("camera", {}))
+    ex = build_section(Execution, d.get("execution", {}))
+    cam = build_section(Camera, d.get("camera", {}))
     cal = None
     if "calibration" in d:
-        cal = _build(Calibration, d["calibration"])
+        cal = build_section(Calibration, d["calibration"])
         nb = len(machine.brushes)
         for name in ("width_scale", "opacity_start", "opacity_end"):
             v = getattr(cal, name)
             if len(v) != nb:
                 raise InputError(f"{source}: calibration.{name}: needs one value per brush ({nb}), got {len(v)}")
     return RigProfile(machine, ex, cam, cal, dict(d), source)
-
-
-def _build(cls: type, table: Mapping[str, Any]) -> Any:
-    """A section's dataclass from its (schema-checked) table: lists become tuples, and
-    numbers take the field's type."""
-    kw: dict[str, Any] = {}
-    for f in fields(cls):
-        if f.name not in table:
-            continue
-        v, default = table[f.name], getattr(cls(), f.name)
-        if isinstance(v, list):
-            ints = bool(default) and isinstance(default, tuple) and isinstance(default[0], int)
-            kw[f.name] = tuple(int(x) if ints else float(x) for x in v)
-        else:
-            kw[f.name] = int(v) if isinstance(default, int) and not isinstance(default, bool) else float(v)
-    return cls(**kw)
 
 
 def rig_dict(rig: RigProfile, calibration: Calibration | None = None, capacity_mm: list[float] | None = None) -> dict[str, Any]:
