@@ -32,6 +32,7 @@ import numpy as np
 
 from animatepainter.planner.errors import InputError, SettingsError
 from animatepainter.planner.plan import StrokePlan
+from animatepainter.planner.render import to_uint8
 from animatepainter.planner.rig.camera import linear_to_srgb, srgb_to_linear
 from animatepainter.planner.rig.layout import ARUCO_DICT, MARKER_IDS, Layout, canvas_layout
 
@@ -144,7 +145,7 @@ def _poly_terms(x: np.ndarray, y: np.ndarray) -> np.ndarray:
     return np.stack([np.ones_like(x), x, y, x * x, x * y, y * y], axis=-1)
 
 
-def _fit_lighting(work: np.ndarray, mask: np.ndarray, bg_lin: np.ndarray, width_mm: float, height_mm: float) -> np.ndarray:
+def _fit_lighting(work: np.ndarray, mask: np.ndarray, width_mm: float, height_mm: float) -> np.ndarray:
     """Per-channel quadratic lighting surfaces over the canvas (coefficients ``(3, 6)``
     in normalised coordinates), fitted to the blank canvas with outliers dropped."""
     ys, xs = np.nonzero(mask)
@@ -302,8 +303,7 @@ def register_photo(photo: np.ndarray, plan: StrokePlan, canvas_mm: tuple[float, 
     mask[:edge] = mask[-edge:] = False
     mask[:, :edge] = mask[:, -edge:] = False
     bg_rgb = np.asarray(c.background, np.float64)
-    bg_lin = srgb_to_linear(bg_rgb / 255.0).astype(np.float64)
-    coef = _fit_lighting(work, mask, bg_lin, cw, ch)
+    coef = _fit_lighting(work, mask, cw, ch)
 
     # the lighting relative to its mean over the canvas: what the flat field divides out
     gx, gy = np.meshgrid((np.arange(wpx) + 0.5) / wpx, (np.arange(hpx) + 0.5) / hpx)
@@ -311,17 +311,20 @@ def register_photo(photo: np.ndarray, plan: StrokePlan, canvas_mm: tuple[float, 
     norm = field_work.mean(axis=(0, 1))
     flat = work / np.maximum(field_work / norm, 1e-3)
 
-    # patches and the background: measured (flat-fielded) against their known colours
-    meas, ref = [], []
-    for (x, y, w, hh), rgb in zip(layout.patches, layout.patch_rgb):
-        xa, ya = int(round((x + 0.25 * w) * WORK_PX_PER_MM)), int(round((y + 0.25 * hh) * WORK_PX_PER_MM))
-        xb, yb = int(round((x + 0.75 * w) * WORK_PX_PER_MM)), int(round((y + 0.75 * hh) * WORK_PX_PER_MM))
-        meas.append(np.median(flat[ya:yb, xa:xb].reshape(-1, 3), axis=0))
-        ref.append(rgb)
-    meas.append(norm)  # the blank canvas, flat-fielded, is its mean lighting
-    ref.append(bg_rgb)
-    meas_lin = np.asarray(meas, np.float64)
-    ref_lin = srgb_to_linear(np.asarray(ref, np.float64) / 255.0).astype(np.float64)
+    # patches and the background: measured (flat-fielded) against their known colours;
+    # each patch read over its middle half
+    windows = [
+        (slice(int(round((y + 0.25 * hh) * WORK_PX_PER_MM)), int(round((y + 0.75 * hh) * WORK_PX_PER_MM))),
+         slice(int(round((x + 0.25 * w) * WORK_PX_PER_MM)), int(round((x + 0.75 * w) * WORK_PX_PER_MM))))
+        for x, y, w, hh in layout.patches
+    ]
+
+    def read_patches(img: np.ndarray) -> np.ndarray:
+        return np.array([np.median(img[win].reshape(-1, 3), axis=0) for win in windows], np.float64).reshape(-1, 3)
+
+    meas_lin = np.vstack([read_patches(flat), norm])  # the blank canvas, flat-fielded, is its mean lighting
+    ref8 = layout.patch_rgb.astype(np.float64)
+    ref_lin = srgb_to_linear(np.vstack([ref8, bg_rgb]) / 255.0).astype(np.float64)
     colour = _colour()
     ccm = colour.characterisation.matrix_colour_correction_Cheung2004(meas_lin, ref_lin, terms=3)
     after = meas_lin @ ccm.T
@@ -332,16 +335,10 @@ def register_photo(photo: np.ndarray, plan: StrokePlan, canvas_mm: tuple[float, 
         m_k = colour.characterisation.matrix_colour_correction_Cheung2004(meas_lin[sel], ref_lin[sel], terms=3)
         loo[k] = meas_lin[k] @ m_k.T
 
-    def enc(v):
-        return np.clip(np.round(linear_to_srgb(v) * 255.0), 0, 255)
+    def enc(v: np.ndarray) -> np.ndarray:
+        return to_uint8(linear_to_srgb(v)).astype(np.float64)
 
-    raw_rgb = []
-    for (x, y, w, hh) in layout.patches:
-        xa, ya = int(round((x + 0.25 * w) * WORK_PX_PER_MM)), int(round((y + 0.25 * hh) * WORK_PX_PER_MM))
-        xb, yb = int(round((x + 0.75 * w) * WORK_PX_PER_MM)), int(round((y + 0.75 * hh) * WORK_PX_PER_MM))
-        raw_rgb.append(np.median(work[ya:yb, xa:xb].reshape(-1, 3), axis=0))
-    ref8 = np.asarray(ref[:-1], np.float64)
-    de_before = delta_e2000(enc(np.asarray(raw_rgb)), ref8)
+    de_before = delta_e2000(enc(read_patches(work)), ref8)
     de_after = delta_e2000(enc(after[:-1]), ref8)
     de_loo = delta_e2000(enc(loo[:-1]), ref8)
 
@@ -352,7 +349,7 @@ def register_photo(photo: np.ndarray, plan: StrokePlan, canvas_mm: tuple[float, 
     px, py = np.meshgrid((bx + (np.arange(iw) + 0.5) * mm) / cw, (by + (np.arange(ih) + 0.5) * mm) / ch)
     field_pic = _lighting_at(coef, px, py).reshape(ih, iw, 3)
     pic = (pic / np.maximum(field_pic / norm, 1e-3)).reshape(-1, 3) @ ccm.T
-    canvas = np.clip(np.round(linear_to_srgb(pic.reshape(ih, iw, 3)) * 255.0), 0, 255).astype(np.uint8)
+    canvas = to_uint8(linear_to_srgb(pic.reshape(ih, iw, 3)))
     report = {
         "markers_found": sorted(found),
         "corner_error_mm": round(corner_err, 4),
