@@ -110,13 +110,12 @@ def test_sheet_plan(rig: RigProfile) -> StrokePlan:
     return plan.with_strokes(insert_actions(plan.strokes, m))
 
 
-def _profile_across(img: np.ndarray, seg: dict[str, Any], plan: StrokePlan, bg: np.ndarray, paint: np.ndarray, reach_mm: float):
-    """Coverage of a window around a segment's middle: ``(ys_mm, cov_y, xs_mm, cov_x)``."""
+def _profile_across(lum: np.ndarray, seg: dict[str, Any], plan: StrokePlan, reach_mm: float):
+    """Coverage (``lum``: float ``(h, w)``, 0 blank .. 1 paint) of a window around a
+    segment's middle: ``(ys_mm, cov_y, xs_mm, cov_x)``."""
     c = plan.canvas
     bx, by = c.image_box_mm[:2]
     s = SHEET_PX_PER_MM
-    contrast = bg - paint
-    lum = (bg - img.astype(np.float64)) @ contrast / float(contrast @ contrast)  # 0 blank .. 1 paint
     ya = int(np.floor((seg["y"] - reach_mm - by) * s))
     yb = int(np.ceil((seg["y"] + reach_mm - by) * s))
     length = seg["x1"] - seg["x0"]
@@ -180,11 +179,13 @@ def measure_calibration(photo: np.ndarray, sheet: StrokePlan) -> tuple[Calibrati
     img = reg.canvas
     bg = np.asarray(sheet.canvas.background, np.float64)
     paint = np.asarray(sheet.strokes[0].rgb, np.float64)
+    contrast = bg - paint
+    lum = (bg - img.astype(np.float64)) @ contrast / float(contrast @ contrast)  # 0 blank .. 1 paint
     nb = len(sheet.brushes)
     per: dict[int, dict[str, list[float]]] = {b: {"w": [], "op": [], "load": [], "dx": [], "dy": []} for b in range(nb)}
     for seg in segs:
         w = float(seg["width_mm"])
-        prof = _profile_across(img, seg, sheet, bg, paint, reach_mm=w + 6.0)
+        prof = _profile_across(lum, seg, sheet, reach_mm=w + 6.0)
         if prof is None:
             continue
         ys, cov_y, xs, cov_x = prof
