@@ -27,8 +27,8 @@ from typing import Any
 import numpy as np
 
 from animatepainter.planner.plan import StrokePlan
-from animatepainter.planner.rig.camera import physical_canvas, photograph
-from animatepainter.planner.rig.execute import RigState, blank_canvas, execute_strokes
+from animatepainter.planner.render import to_uint8
+from animatepainter.planner.rig.loop import SimulatedPainter
 from animatepainter.planner.rig.profile import RigProfile
 
 from animatepainter.export.ros import convert
@@ -90,20 +90,23 @@ class RigNode:
         camera_topic: str = DEFAULT_CAMERA_TOPIC,
     ) -> None:
         self.p = participant
-        self.rig, self.every, self.seed = rig, int(every), int(seed)
+        self.rig, self.every = rig, int(every)
         self.listener = PlanListener(participant, stroke_topic=stroke_topic, plan_topic=plan_topic)
         self.camera = participant.writer(camera_topic, IMAGE_TYPE, latched=False)
         self.plan: StrokePlan | None = None
         self.received: list = []
-        self.canvas: np.ndarray | None = None
-        self.state: RigState | None = None
-        self.photos = 0
+        # paints and photographs as the in-process loop does (same errors, same noise)
+        self.painter = SimulatedPainter(rig, seed)
         self.count = None  # strokes of the latest plan
         self.pending: list[dict[str, Any]] = []
 
     @property
     def painted(self) -> int:
         return len(self.received)
+
+    @property
+    def photos(self) -> int:
+        return self.painter.photos
 
     @property
     def complete(self) -> bool:
@@ -115,14 +118,9 @@ class RigNode:
         s = convert.stroke_from_dict(d, self.plan.canvas.height_mm)
         self.received.append(s)
         self.count = int(d["count"])
-        if self.canvas is None:
-            self.canvas = blank_canvas(self.plan)
-        so_far = self.plan.with_strokes(self.received)
         i = len(self.received) - 1
-        self.canvas, self.state, _ = execute_strokes(so_far, self.rig, self.canvas, i, i + 1, self.seed, self.state)
-        if self.painted % self.every == 0 and not self.complete:
-            photo, _ = photograph(physical_canvas(self.plan, self.canvas, self.rig), self.rig, seed=self.seed * 100003 + self.photos)
-            self.photos += 1
+        photo, _ = self.painter(self.plan.with_strokes(self.received), i, i + 1, self.painted % self.every == 0 and not self.complete)
+        if photo is not None:
             # the rig's clock: one second per stroke painted
             self.camera.write(self.p.factory.build(IMAGE_TYPE, image_to_dict(photo, self.painted * 1_000_000_000)))
             log.info("photo %d after %d strokes", self.photos, self.painted)
@@ -155,8 +153,8 @@ class RigNode:
                 raise DeliveryError(f"painted {self.painted} strokes in {timeout_s:g} s; the plan has {self.count if self.count is not None else 'an unknown number of'}")
             self.spin_once(0.2)
         self.camera.wait_for_acks(_secs(5.0))
-        assert self.canvas is not None
-        return np.clip(np.round(self.canvas * 255.0), 0, 255).astype(np.uint8)
+        assert self.painter.canvas is not None
+        return to_uint8(self.painter.canvas)
 
 
 class WirePainter:
