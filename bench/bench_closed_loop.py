@@ -40,6 +40,7 @@ from pathlib import Path
 
 from animatepainter.planner.images import load_image
 from animatepainter.planner.metrics import psnr
+from animatepainter.planner.render import to_uint8
 from animatepainter.planner.rig.calibrate import calibrated_rig, measure_calibration, test_sheet_plan
 from animatepainter.planner.rig.camera import physical_canvas, photograph
 from animatepainter.planner.rig.execute import execute_strokes
@@ -86,7 +87,7 @@ def registration(rig, imgs: dict[str, np.ndarray], seeds: list[int], a) -> None:
                 t0 = time.perf_counter()
                 reg = register_photo(photo, plan)
                 dt = time.perf_counter() - t0
-                truth = np.clip(np.round(canvas * 255), 0, 255).astype(np.uint8)
+                truth = to_uint8(canvas)
                 rows.append({
                     "image": name, "seed": seed, "strokes": stop,
                     "corner_mm": true_corner_error_mm(h_true, reg.homography, (mc.width_mm, mc.height_mm)),

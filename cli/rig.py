@@ -11,6 +11,8 @@ from typing import Any, Optional
 import numpy as np
 import typer
 
+from animatepainter.planner.render import to_uint8
+
 log = logging.getLogger(__name__)
 
 rig_app = typer.Typer(
@@ -82,22 +84,15 @@ def _loop_inputs(image: Path, out: Path, strokes: int, size: int, seed: int, eve
 
 
 def _save_png(path: Path, img: np.ndarray) -> None:
-    from PIL import Image
+    from animatepainter.export.video import write_png
 
-    from animatepainter.planner.atomic import atomic_path
-
-    with atomic_path(path) as tmp:
-        Image.fromarray(np.ascontiguousarray(img)).save(tmp, format="PNG")
+    write_png(img, path)
 
 
 def _save_json(path: Path, data: Any) -> None:
     from animatepainter.planner.atomic import atomic_write_bytes
 
     atomic_write_bytes(path, (json.dumps(data, indent=2, sort_keys=True) + "\n").encode("utf-8"))
-
-
-def _u8(canvas: np.ndarray) -> np.ndarray:
-    return np.clip(np.round(canvas * 255.0), 0, 255).astype(np.uint8)
 
 
 def _load_canvas_png(path: Path, plan: Any) -> np.ndarray:
@@ -145,7 +140,7 @@ def simulate(
     base = _load_canvas_png(canvas, plan).astype(np.float32) / 255.0 if canvas else None
     painted, state, done = execute_strokes(plan, r, base, start, last + 1, seed)
     photo, h_true = photograph(physical_canvas(plan, painted, r), r, seed=seed)
-    truth = _u8(painted)
+    truth = to_uint8(painted)
     ideal = render_plan(plan, upto=last + 1) if start == 0 and canvas is None else None
     report = {
         "rig": r.machine.name,
@@ -447,11 +442,11 @@ def replan_cmd(
         paint_stroke(preview, s)
     from animatepainter.planner.metrics import psnr
 
-    report = {"done": done, "strokes_left_before": len(plan) - done, "strokes_left_after": len(new) - done, "replan_s": round(dt, 4), "canvas_psnr_db": round(psnr(cv, work), 3), "preview_psnr_db": round(psnr(_u8(preview), work), 3)}
+    report = {"done": done, "strokes_left_before": len(plan) - done, "strokes_left_after": len(new) - done, "replan_s": round(dt, 4), "canvas_psnr_db": round(psnr(cv, work), 3), "preview_psnr_db": round(psnr(to_uint8(preview), work), 3)}
     with OutputDir(out) as stage:
         new.save(stage / "plan.json")
         write_svg(new, stage / "plan.svg")
-        _save_png(stage / "preview.png", _u8(preview))
+        _save_png(stage / "preview.png", to_uint8(preview))
         _save_json(stage / "report.json", report)
     console_print(f"kept {done} strokes, {len(plan) - done} left -> {len(new) - done} new, canvas {report['canvas_psnr_db']:.2f} -> {report['preview_psnr_db']:.2f} dB, {dt:.2f} s -> {out}")
 

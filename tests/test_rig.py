@@ -12,7 +12,7 @@ import pytest
 
 from animatepainter.planner.errors import InputError, PlanError
 from animatepainter.planner.metrics import psnr
-from animatepainter.planner.render import render_plan
+from animatepainter.planner.render import render_plan, to_uint8
 from animatepainter.planner.rig.camera import physical_canvas, photograph
 from animatepainter.planner.rig.execute import execute_strokes
 from animatepainter.planner.rig.layout import MARKER_IDS, canvas_layout
@@ -34,10 +34,6 @@ def rig():
 def planned(rig, scene):
     """A 200-stroke plan of the scene for sim-arm, at 96 px."""
     return plan_for_rig(scene.image, rig, PaintSettings(strokes=200, size=96, seed=2))
-
-
-def _u8(c):
-    return np.clip(np.round(c * 255.0), 0, 255).astype(np.uint8)
 
 
 # -- profiles ---------------------------------------------------------------------
@@ -93,9 +89,9 @@ def test_a_perfect_rig_paints_the_plan(rig, planned):
     perfect = replace(rig, execution=Execution())
     canvas, _, done = execute_strokes(plan, perfect, seed=0)
     assert len(done) == len(plan)
-    assert psnr(_u8(canvas), render_plan(plan)) > 45.0
+    assert psnr(to_uint8(canvas), render_plan(plan)) > 45.0
     noisy, _, _ = execute_strokes(plan, rig, seed=0)
-    assert psnr(_u8(noisy), render_plan(plan)) < 30.0
+    assert psnr(to_uint8(noisy), render_plan(plan)) < 30.0
 
 
 def test_paint_runs_dry_along_a_load(rig, planned):
@@ -139,7 +135,7 @@ def test_registration_of_a_simulated_photo(rig, planned):
     assert reg.report["delta_e2000_after"]["mean"] <= 2.0
     assert reg.report["delta_e2000_after_leave_one_out"]["mean"] <= 2.0
     assert reg.report["delta_e2000_before"]["mean"] > 2 * reg.report["delta_e2000_after"]["mean"]
-    assert psnr(reg.canvas, _u8(canvas)) > 25.0
+    assert psnr(reg.canvas, to_uint8(canvas)) > 25.0
     assert reg.canvas.shape == (plan.canvas.image_px[1], plan.canvas.image_px[0], 3)
 
 
@@ -151,7 +147,7 @@ def test_colour_correction_removes_a_strong_cast(rig, planned):
     reg = register_photo(photo, plan)
     assert reg.report["delta_e2000_before"]["mean"] > 8.0
     assert reg.report["delta_e2000_after"]["mean"] < 2.0
-    assert psnr(reg.canvas, _u8(canvas)) > 24.0
+    assert psnr(reg.canvas, to_uint8(canvas)) > 24.0
 
 
 @pytest.fixture(scope="module")

@@ -17,6 +17,7 @@ import math
 import numpy as np
 
 from animatepainter.planner.plan import StrokePlan
+from animatepainter.planner.render import to_uint8
 from animatepainter.planner.rig.layout import canvas_layout, draw_layout
 from animatepainter.planner.rig.profile import Camera, RigProfile
 
@@ -76,7 +77,7 @@ def physical_canvas(plan: StrokePlan, painted: np.ndarray, rig: RigProfile, px_p
     # pixel centres: dst = src * s + offset, with the half-pixel shifts of both grids
     m[0, 2] += 0.5 * sx - 0.5
     m[1, 2] += 0.5 * sy - 0.5
-    img8 = np.clip(np.round(painted * 255.0), 0, 255).astype(np.uint8)
+    img8 = to_uint8(painted)
     pic = cv2.warpAffine(img8, m, (W, H), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_TRANSPARENT, dst=raster.copy())
     x0, y0 = int(math.floor(bx * px_per_mm)), int(math.floor(by * px_per_mm))
     x1, y1 = int(math.ceil((bx + bw) * px_per_mm)), int(math.ceil((by + bh) * px_per_mm))

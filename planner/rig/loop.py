@@ -26,7 +26,7 @@ import numpy as np
 from animatepainter.planner.metrics import psnr
 from animatepainter.planner.plan import StrokePlan
 from animatepainter.planner.progress import NULL_PROGRESS, Progress
-from animatepainter.planner.render import render_plan
+from animatepainter.planner.render import render_plan, to_uint8
 from animatepainter.planner.rig.camera import physical_canvas, photograph
 from animatepainter.planner.rig.execute import RigState, execute_strokes
 from animatepainter.planner.rig.profile import RigProfile
@@ -59,10 +59,6 @@ class LoopResult:
     closed_loop: np.ndarray
     photos: list[tuple[int, np.ndarray, np.ndarray, np.ndarray]] = field(default_factory=list)
     report: dict[str, Any] = field(default_factory=dict)
-
-
-def _u8(canvas: np.ndarray) -> np.ndarray:
-    return np.clip(np.round(canvas * 255.0), 0, 255).astype(np.uint8)
 
 
 def plan_for_rig(image: np.ndarray, rig: RigProfile, settings: Any, depth: Any = None, progress: Progress = NULL_PROGRESS, jobs: int | None = None):
@@ -180,7 +176,7 @@ def run_open_loop(plan: StrokePlan, rig: RigProfile, seed: int, executor: RigPro
     from animatepainter.planner.rig.calibrate import compensate_plan
 
     canvas, _, _ = execute_strokes(compensate_plan(plan, rig), executor or rig, seed=seed)
-    return _u8(canvas)
+    return to_uint8(canvas)
 
 
 #: ``paint(commanded_plan, start, stop, photo) -> (photo, true homography)``: paint
@@ -296,7 +292,7 @@ def closed_loop(
             corner_errors.append(info["corner_error_mm"])
             de_after.append(info["delta_e2000"])
             if true_canvas is not None:
-                reg_psnr.append(psnr(reg.canvas, _u8(true_canvas())))
+                reg_psnr.append(psnr(reg.canvas, to_uint8(true_canvas())))
             photos.append((done, photo, reg.canvas, new))
             if learn_offset:
                 # where the batch landed against where it was commanded: the rig's whole
@@ -386,7 +382,7 @@ def run_loop(
     painter = SimulatedPainter(executor, seed)
     current, photos, stats = closed_loop(plan, target, layers, rig, every, painter, seed=seed, jobs=jobs, learn_offset=learn_offset, progress=progress, truth=True, keep_photos=keep_photos, true_canvas=lambda: painter.canvas)
     canvas = painter.canvas
-    closed = _u8(canvas) if canvas is not None else ideal.copy()
+    closed = to_uint8(canvas) if canvas is not None else ideal.copy()
     p_ideal, p_open, p_closed = psnr(ideal, target), psnr(open_canvas, target), psnr(closed, target)
     gap = p_ideal - p_open
     report: dict[str, Any] = {
