@@ -31,18 +31,13 @@ _LOCAL_HELP = (
 def _sigterm_as_interrupt() -> Iterator[None]:
     """Turn SIGTERM into KeyboardInterrupt so that a stopped command ends cleanly."""
 
+    from animatepainter.cli.ui import on_signal
+
     def handler(signum, frame):  # noqa: ARG001
         raise KeyboardInterrupt
 
-    try:
-        old = signal.signal(signal.SIGTERM, handler)
-    except ValueError:  # not the main thread
+    with on_signal(signal.SIGTERM, handler):
         yield
-        return
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGTERM, old)
 
 
 def publish(

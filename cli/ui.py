@@ -7,7 +7,7 @@ import contextlib
 from dataclasses import dataclass
 from typing import Any, Iterator, Optional
 
-__all__ = ["state", "RichProgress", "console_print", "deferred_interrupt"]
+__all__ = ["state", "RichProgress", "console_print", "deferred_interrupt", "on_signal"]
 
 
 @dataclass
@@ -94,17 +94,29 @@ def deferred_interrupt(grace_s: float = 1.0) -> Iterator[None]:
 
     state.interrupt = False
     try:
-        old = signal.signal(signal.SIGINT, handler)
+        with on_signal(signal.SIGINT, handler):
+            yield
+    finally:
+        for t in timers:
+            t.cancel()
+        state.interrupt = False
+
+
+@contextlib.contextmanager
+def on_signal(signum: int, handler: Any) -> Iterator[None]:
+    """``handler`` for signal ``signum`` inside the block, the previous one after it; a
+    no-op outside the main thread (where Python cannot set handlers)."""
+    import signal
+
+    try:
+        old = signal.signal(signum, handler)
     except ValueError:  # not the main thread
         yield
         return
     try:
         yield
     finally:
-        for t in timers:
-            t.cancel()
-        signal.signal(signal.SIGINT, old)
-        state.interrupt = False
+        signal.signal(signum, old)
 
 
 def console_print(*args: Any, **kwargs: Any) -> None:
