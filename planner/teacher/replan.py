@@ -205,7 +205,7 @@ def replan(
     added = [replace(s, id=done + i, actions=()) for i, s in enumerate(new.strokes)]
     strokes = kept + added
     machine = plan.meta.get("machine")
-    if isinstance(machine, dict) and any(s.actions for s in kept) | (done == 0 and any(s.actions for s in plan.strokes)):
+    if isinstance(machine, dict) and any(s.actions for s in plan.strokes):
         from animatepainter.planner.machine.adapt import insert_actions
         from animatepainter.planner.machine.profile import profile_from_dict
 
