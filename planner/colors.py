@@ -3,6 +3,9 @@ one ``#rrggbb`` formatter, used by the CLI, machine profiles and every export.""
 
 from __future__ import annotations
 
+import functools
+import sys
+import warnings
 from typing import Any, Sequence
 
 from animatepainter.planner.errors import SettingsError
@@ -66,3 +69,25 @@ def hex_rgb(rgb: Sequence[int]) -> str:
 def paint_name(index: int, rgb: Sequence[int]) -> str:
     """The default name of paint ``index`` of colour ``rgb``: ``paint-NN #rrggbb``."""
     return f"paint-{index:02d} {hex_rgb(rgb)}"
+
+
+#: colour-science mocks these when matplotlib is missing (see :func:`colour_science`)
+_MOCKED_PREFIXES = ("matplotlib", "mpl_toolkits", "cycler")
+
+
+@functools.lru_cache(maxsize=1)
+def colour_science() -> Any:
+    """colour-science, imported quietly. Where matplotlib is not installed, importing it
+    puts ``unittest.mock.MagicMock`` objects into ``sys.modules["matplotlib"]`` (and a
+    few more); a later ``importlib.util.find_spec("matplotlib")`` (transformers and
+    accelerate do this) then raises. Those stand-ins are removed again: colour's
+    plotting is never used here."""
+    from unittest import mock
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # it warns about optional packages it lacks
+        import colour
+    for name in [n for n in sys.modules if n.split(".")[0] in _MOCKED_PREFIXES]:
+        if isinstance(sys.modules[name], mock.MagicMock):
+            del sys.modules[name]
+    return colour

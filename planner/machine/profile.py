@@ -70,6 +70,7 @@ __all__ = [
     "bundled_profiles",
     "profile_from_dict",
     "machine_schema_path",
+    "strict_validator",
 ]
 
 PROFILE_SCHEMA = "animatepainter.machine/1"
@@ -158,11 +159,13 @@ class Motion:
 @dataclass(frozen=True)
 class PaintSpec:
     """A paint (or a pen's ink): ``name``, ``rgb`` 0..255, ``well_mm`` machine ``(X, Y)``
-    of its well (``None`` for pens)."""
+    of its well (``None`` for pens), and ``recipe``: the tube recipe that fills the well,
+    ``((tube name, whole parts), ...)`` of the profile's ``tubes`` set (``None``: not given)."""
 
     name: str
     rgb: tuple[int, int, int]
     well_mm: tuple[float, float] | None = None
+    recipe: tuple[tuple[str, int], ...] | None = None
 
 
 @dataclass(frozen=True)
@@ -251,6 +254,8 @@ class MachineProfile:
         matching: colour matching: ``"nearest"`` paint in CIELAB (CIEDE2000) or
             ``"dither"`` (error diffusion between neighbouring strokes).
         source: the file it came from (for messages).
+        tubes: the tube set the paints' recipes use (a bundled set's name or the path of
+            its TOML file, see :mod:`animatepainter.planner.machine.tubes`), or ``None``.
     """
 
     name: str
@@ -265,6 +270,7 @@ class MachineProfile:
     pens: bool = False
     matching: str = "nearest"
     source: str = "profile"
+    tubes: str | None = None
 
     @property
     def drawable_size_mm(self) -> tuple[float, float]:
@@ -311,6 +317,7 @@ class MachineProfile:
                 ),
             },
             "palette": {"matching": self.matching},
+            **({"tubes": self.tubes} if self.tubes is not None else {}),
             "tool_change": {"mode": t.mode, "time_s": t.time_s},
         }
         if c.background is not None:
@@ -319,11 +326,11 @@ class MachineProfile:
             d["tool_change"]["position_mm"] = list(t.position_mm)
         if self.pens:
             d["pens"] = [
-                {"name": p.name, "rgb": list(p.rgb), "width_mm": b.width_mm, "shape": b.shape, "tool": b.tool}
+                {"name": p.name, "rgb": list(p.rgb), "width_mm": b.width_mm, "shape": b.shape, "tool": b.tool, **_recipe_dict(p)}
                 for p, b in zip(self.paints, self.brushes)
             ]
         else:
-            d["paints"] = [{"name": p.name, "rgb": list(p.rgb), **({"well_mm": list(p.well_mm)} if p.well_mm else {})} for p in self.paints]
+            d["paints"] = [{"name": p.name, "rgb": list(p.rgb), **({"well_mm": list(p.well_mm)} if p.well_mm else {}), **_recipe_dict(p)} for p in self.paints]
             d["brushes"] = [
                 {"name": b.name, "width_mm": b.width_mm, "shape": b.shape, "tool": b.tool, "capacity_mm": b.capacity_mm, "capacity_mm2": b.capacity_mm2}
                 for b in self.brushes
@@ -335,6 +342,10 @@ class MachineProfile:
                 st["rag_mm"] = list(s.rag_mm)
             d["stations"] = st
         return d
+
+
+def _recipe_dict(p: PaintSpec) -> dict[str, Any]:
+    return {"recipe": [[name, n] for name, n in p.recipe]} if p.recipe is not None else {}
 
 
 # -- loading ---------------------------------------------------------------------------
@@ -361,16 +372,22 @@ def load_profile(path_or_name: str | Path) -> MachineProfile:
     return profile_from_dict(data, source=source)
 
 
-def read_profile_toml(path_or_name: str | Path, what: str = "machine profile") -> tuple[dict[str, Any], str]:
+def read_profile_toml(path_or_name: str | Path, what: str = "machine profile", bundled: Mapping[str, Path] | None = None) -> tuple[dict[str, Any], str]:
     """The parsed TOML of a profile file (or of a bundled profile by name) and the path
     it came from, for messages.
+
+    Args:
+        path_or_name: a TOML file, or a bundled name.
+        what: what the file is, for messages.
+        bundled: the bundled files by name (default: :func:`bundled_profiles`; tube sets
+            pass theirs).
 
     Raises:
         InputError: no such file or bundled name, unreadable, or not TOML.
     """
     p = Path(path_or_name)
     if not p.exists():
-        bundled = bundled_profiles()
+        bundled = bundled_profiles() if bundled is None else bundled
         if str(path_or_name) in bundled:
             p = bundled[str(path_or_name)]
         else:
@@ -416,12 +433,18 @@ def _schema() -> dict[str, Any]:
 
 @functools.lru_cache(maxsize=1)
 def _validator() -> Any:
+    return strict_validator(_schema())
+
+
+def strict_validator(schema: Mapping[str, Any]) -> Any:
+    """A JSON Schema (draft 2020-12) validator of ``schema`` whose numbers must be finite
+    and whose integers must be written as integers (TOML files: machine profiles, tube sets)."""
     # imported here: loading a profile is rare, starting the CLI is not
     import jsonschema
 
     base = jsonschema.Draft202012Validator
     checker = base.TYPE_CHECKER.redefine_many({"number": _is_number, "integer": _is_integer})
-    return jsonschema.validators.extend(base, type_checker=checker)(_schema())
+    return jsonschema.validators.extend(base, type_checker=checker)(schema)
 
 
 _Node = tuple[Mapping[str, Any], bool]
@@ -670,6 +693,7 @@ def profile_from_dict(d: Any, source: str = "profile") -> MachineProfile:
     if len(set(numbers)) != len(numbers):
         dup = next(n for n in numbers if numbers.count(n) > 1)
         fail("pens" if pens else "brushes", f"tool number {dup} is used twice")
+    tubes = _check_recipes(d.get("tubes"), paints, "pens" if pens else "paints", source)
     return MachineProfile(
         name=name,
         kind=kind,
@@ -683,4 +707,39 @@ def profile_from_dict(d: Any, source: str = "profile") -> MachineProfile:
         pens=pens,
         matching=matching,
         source=source,
+        tubes=tubes,
     )
+
+
+def _check_recipes(tubes: str | None, paints: list[PaintSpec], key: str, source: str) -> str | None:
+    """Check the paints' recipes against the tube set ``tubes`` (a bundled name, or a
+    TOML path, relative to the profile's folder or the working directory); the recipes
+    get the set's spelling of the tube names (in place). Returns how the set is named
+    from now on: the bundled name, or the file's path."""
+    with_recipe = [i for i, p in enumerate(paints) if p.recipe is not None]
+    if tubes is None:
+        if with_recipe:
+            raise InputError(f"{source}: {key}[{with_recipe[0]}].recipe: names tubes, but the profile has no top-level tubes = \"SET\" (a bundled tube set or a TOML file)")
+        return None
+    from animatepainter.planner.machine.tubes import bundled_tube_sets, load_tubes
+
+    ref = Path(tubes)
+    beside = Path(source).parent / ref
+    if not ref.is_absolute() and not ref.exists() and beside.is_file():
+        ref = beside
+    try:
+        tube_set = load_tubes(ref if ref.exists() else tubes)
+    except InputError as e:
+        raise InputError(f"{source}: tubes: {e}") from None
+    for i in with_recipe:
+        canon: list[tuple[str, int]] = []
+        for j, (name, n) in enumerate(paints[i].recipe or ()):
+            try:
+                tube = tube_set.tubes[tube_set.index(name)].name
+            except KeyError:
+                raise InputError(f"{source}: {key}[{i}].recipe[{j}]: {name!r} is not a tube of {tube_set.name} (its tubes: {', '.join(tube_set.names)})") from None
+            if any(tube == c for c, _ in canon):
+                raise InputError(f"{source}: {key}[{i}].recipe[{j}]: {name!r} is listed twice")
+            canon.append((tube, int(n)))
+        paints[i] = dataclasses.replace(paints[i], recipe=tuple(canon))
+    return tubes if not ref.exists() and tubes in bundled_tube_sets() else str(ref.resolve())

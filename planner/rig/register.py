@@ -24,7 +24,6 @@ corrected by a fit without it).
 from __future__ import annotations
 
 import logging
-import warnings
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -118,10 +117,9 @@ def delta_e2000(rgb_a: np.ndarray, rgb_b: np.ndarray) -> np.ndarray:
 
 
 def _colour():
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # colour-science warns about optional packages it lacks
-        import colour
-    return colour
+    from animatepainter.planner.colors import colour_science
+
+    return colour_science()
 
 
 def _rectify(photo_lin: np.ndarray, h: np.ndarray, x0: float, y0: float, mm_per_px: float, size: tuple[int, int], oversample: int = 1) -> np.ndarray:
