@@ -10,6 +10,16 @@ like :func:`animatepainter.planner.render.render_plan`.
 The canvas colour is a ``<rect>`` in a group of its own (``id="background"``) before
 the layers; ``background=False`` leaves it out for plotters, which would otherwise
 draw its outline.
+
+``plan.svg`` is a picture of the process, not a plotter file: a step paints with
+several paints, which no single pen can plot. So its layer labels start with ``%``,
+which makes them AxiDraw *documentation layers* that the AxiDraw software never plots
+(https://wiki.evilmadscientist.com/AxiDraw_Layer_Control), and so does the background
+group: plotting ``plan.svg`` on an AxiDraw plots nothing, instead of every paint with
+one pen. The plotter file is :mod:`animatepainter.export.svg_layers` (``export svg``).
+The step number follows the ``%`` (``"%1 · step 0 · ..."``), so vpype, which takes the
+first number of a label as the layer id, still reads one layer per step, ids from 1.
+Renderers ignore the labels: the picture is unchanged.
 """
 
 from __future__ import annotations
@@ -50,8 +60,11 @@ def svg_head(plan: StrokePlan, background: bool = True, title_suffix: str = "") 
         f'version="1.1" width="{w}mm" height="{h}mm" viewBox="0 0 {w} {h}">',
         f"<title>{escape(str(plan.meta.get('title', 'AnimatePainter stroke plan')))}{title_suffix}</title>",
     ]
-    if background:
-        out.append(f'<g id="background"><rect x="0" y="0" width="{w}" height="{h}" fill="{hex_rgb(c.background)}"/></g>')
+    if background:  # a documentation layer: AxiDraw does not plot its outline
+        out.append(
+            f'<g id="background" inkscape:groupmode="layer" inkscape:label="%canvas background">'
+            f'<rect x="0" y="0" width="{w}" height="{h}" fill="{hex_rgb(c.background)}"/></g>'
+        )
     return out
 
 
@@ -69,9 +82,10 @@ def plan_to_svg(plan: StrokePlan, background: bool = True) -> str:
     for step, strokes in steps.items():
         layers = sorted({s.layer for s in strokes})
         levels = sorted({s.level for s in strokes})
-        # labels count steps from 1: tools such as vpype take the first number of a
-        # label as the layer id, and 0 is not a valid one there
-        label = f"{step + 1} · step {step} · layer {_span(layers)} · level {_span(levels)} · {len(strokes)} strokes"
+        # "%": an AxiDraw documentation layer (a step mixes paints: not one pen's layer);
+        # then the step counted from 1: vpype takes the first number of a label as the
+        # layer id, and 0 is not a valid one there
+        label = f"%{step + 1} · step {step} · layer {_span(layers)} · level {_span(levels)} · {len(strokes)} strokes"
         out += svg_layer(f"step-{step:04d}", label, strokes)
     out.append("</svg>")
     return "\n".join(out) + "\n"

@@ -1,12 +1,38 @@
-"""StrokePlan to a plotter SVG: one Inkscape layer per paint (or per paint run).
+"""StrokePlan to a plotter SVG: one Inkscape layer per paint (or per paint run), named
+for the AxiDraw software's layer controls.
 
 The document is in millimetres (``viewBox`` in mm, one user unit = 1 mm), as
-:mod:`animatepainter.export.svg`. Layers are ``<g inkscape:groupmode="layer">``
-labelled ``"<n> <paint name>"`` with ``n`` = 1, 2, ... in plotting order, which is
-how vpype (layer id = the first number in the label) and the AxiDraw software
-(layers plot in the order of their leading number) read them. A layer whose pen
-differs from the previous layer's label starts with ``!``, the AxiDraw code that
-pauses before the layer so the operator can swap pens.
+:mod:`animatepainter.export.svg`. Layers are top-level ``<g inkscape:groupmode="layer">``
+groups, in plotting order.
+
+Layer names (AxiDraw layer control, https://wiki.evilmadscientist.com/AxiDraw_Layer_Control,
+as the AxiDraw software parses them: a leading ``%`` makes a documentation layer that is
+never plotted; else a leading ``!`` forces a pause before the layer; then an optional
+layer number; then ``+S``/``+H``/``+D`` codes, which must follow the number directly;
+the rest is free text):
+
+* a **stroke layer** is ``"<n> <name>"``: ``n`` = 1, 2, ... in document (= plotting)
+  order, unique, then the paint's name (``"3 cadmium red"``). The number is what the
+  AxiDraw's Layers mode plots one at a time (``axicli --mode layers --layer 3``) and
+  vpype's layer id (the first number of a label);
+* a **pause layer** sits between two stroke layers wherever the pen changes (every
+  boundary with ``by="paint"`` and ``by="run"``): an empty layer named
+  ``"!pause: load <name> for layer <n>"``, with no number. AxiDraw's Plot mode (all
+  layers) pauses there, pen up, for the paint change, and resumes with layer ``n``.
+  Why a layer of its own rather than a ``!`` on the next paint's layer: in Layers mode
+  only numbered layers are plotted, so plotting one paint at a time (the usual multi-pen
+  workflow) does not stop at the start of every layer, while Plot mode still pauses
+  between paints; and the stroke layers keep the numbers 1..n, which vpype reads as its
+  layer ids (an empty group is dropped by vpype, so the pause layers do not become vpype
+  layers). The cost: tools that drop empty layers (vpype ``read``/``write``) drop the
+  pauses too; docs/robot.md shows the vpype recipe that puts ``!`` on the layer names.
+* the canvas rectangle (``background=True``) is a documentation layer
+  (``"%canvas background"``), which AxiDraw does not plot.
+
+No ``+S``/``+H``/``+D`` codes are written: AxiDraw's speeds and heights are percentages
+of its own configured ranges, which a machine profile (mm/s, mm) does not know.
+AxiDraw's Layers mode selects numbers 0..1000; more layers than that (``--by run`` on a
+long plan) still plot in Plot mode.
 
 Grouping (``by``):
 
@@ -17,7 +43,8 @@ Grouping (``by``):
 * ``"run"``: a new layer at every change of paint (or pen) in the plan's execution
   order: the plan's order exactly, as many pen changes as the plan has.
 * ``"group"``: one layer per (depth layer, refinement level) run, all paints mixed
-  (for comparisons with plotter tools that sort inside layers).
+  (for comparisons with plotter tools that sort inside layers); a pause layer only
+  precedes a layer that holds a single pen different from the previous stroke's.
 
 Paths carry the stroke's colour and width with round caps and joins; no background
 rectangle unless asked (a plotter would draw its outline).
@@ -36,9 +63,24 @@ from animatepainter.export.svg import svg_head, svg_layer
 
 log = logging.getLogger(__name__)
 
-__all__ = ["GROUPINGS", "layer_groups", "plan_to_layered_svg", "write_layered_svg"]
+__all__ = ["GROUPINGS", "AXIDRAW_MAX_LAYER", "axidraw_label", "layer_groups", "plot_layers", "plan_to_layered_svg", "write_layered_svg"]
 
 GROUPINGS = ("paint", "run", "group")
+
+#: the largest layer number AxiDraw's Layers mode can select
+AXIDRAW_MAX_LAYER = 1000
+
+
+def axidraw_label(text: str, number: int | None = None, pause: bool = False) -> str:
+    """An AxiDraw layer name: ``"!"`` if the AxiDraw must pause before the layer, then the
+    layer number (if any), then ``text`` after a space (``"!3 cadmium red"``). Without a
+    number, ``text`` must not start with a digit or ``+`` (AxiDraw would read a number
+    or a control code)."""
+    if number is None:
+        if text[:1].isdigit() or text[:1] == "+":
+            raise ValueError(f"an unnumbered AxiDraw layer name must not start with a digit or '+': {text!r}")
+        return ("!" if pause else "") + text
+    return f"{'!' if pause else ''}{int(number)} {text}"
 
 
 def layer_groups(plan: StrokePlan, by: str = "paint") -> list[tuple[str, list[Stroke]]]:
@@ -57,7 +99,7 @@ def layer_groups(plan: StrokePlan, by: str = "paint") -> list[tuple[str, list[St
         if runs > len(out):
             log.warning(
                 "one layer per paint: the plan changes paint %d times over %d paints, so plotting paint by paint "
-                "changes its painting order (use --by run to keep it)",
+                "changes its painting order (a layer per paint run keeps it: animatepainter export svg --by run)",
                 runs - 1,
                 len(out),
             )
@@ -76,6 +118,42 @@ def layer_groups(plan: StrokePlan, by: str = "paint") -> list[tuple[str, list[St
     return [(n, ss) for n, ss, _ in out]  # type: ignore[misc]
 
 
+def plot_layers(
+    plan: StrokePlan,
+    by: str = "paint",
+    pause: bool = True,
+    groups: list[tuple[str, list[Stroke]]] | None = None,
+) -> list[tuple[str, list[Stroke]]]:
+    """The layers of the plotter SVG with their AxiDraw names, in document (plotting)
+    order: ``[(label, strokes), ...]``; pause layers have no strokes (see the module
+    docstring for the naming rules).
+
+    Args:
+        plan: the plan.
+        by: ``"paint"``, ``"run"`` or ``"group"``.
+        pause: put a pause layer wherever the pen changes between two layers.
+        groups: :func:`layer_groups` of the plan with ``by``, if already computed.
+    """
+    groups = groups if groups is not None else layer_groups(plan, by)
+    if len(groups) > AXIDRAW_MAX_LAYER:
+        log.warning(
+            "%d layers: AxiDraw's Layers mode selects layer numbers 0..%d only (Plot mode plots them all)", len(groups), AXIDRAW_MAX_LAYER
+        )
+
+    def pen(s: Stroke):
+        return s.paint if by == "paint" else (s.paint, s.brush)
+
+    out: list[tuple[str, list[Stroke]]] = []
+    prev = None
+    for n, (name, strokes) in enumerate(groups, start=1):
+        pens = {pen(s) for s in strokes}
+        if pause and prev is not None and len(pens) == 1 and pen(strokes[0]) != prev:
+            out.append((axidraw_label(f"pause: load {name} for layer {n}", pause=True), []))
+        out.append((axidraw_label(name, n), strokes))
+        prev = pen(strokes[-1])
+    return out
+
+
 def plan_to_layered_svg(
     plan: StrokePlan,
     by: str = "paint",
@@ -88,19 +166,19 @@ def plan_to_layered_svg(
     Args:
         plan: the plan.
         by: ``"paint"``, ``"run"`` or ``"group"`` (see the module docstring).
-        background: include a canvas-colour rectangle (in its own non-layer group).
-        pause: prefix ``!`` to the label of a layer whose pen (paint and brush)
-            differs from the previous layer's (AxiDraw pauses there).
+        background: include the canvas-colour rectangle (in a ``%`` documentation layer).
+        pause: an empty ``!`` pause layer between two layers whose pens differ (AxiDraw
+            pauses there in Plot mode).
         groups: :func:`layer_groups` of the plan, if already computed.
     """
     out = svg_head(plan, background, f" (layers by {by})")
-    prev_tool = None
-    for n, (name, strokes) in enumerate(groups if groups is not None else layer_groups(plan, by), start=1):
-        tools = {(s.paint, s.brush) for s in strokes}
-        first_tool = (strokes[0].paint, strokes[0].brush)
-        bang = "!" if pause and prev_tool is not None and first_tool != prev_tool and len(tools) == 1 else ""
-        prev_tool = (strokes[-1].paint, strokes[-1].brush)
-        out += svg_layer(f"layer{n}", f"{bang}{n} {name}", strokes)
+    n = 0
+    for label, strokes in plot_layers(plan, by, pause, groups):
+        if strokes:
+            n += 1
+            out += svg_layer(f"layer{n}", label, strokes)
+        else:
+            out += svg_layer(f"pause{n + 1}", label, strokes)
     out.append("</svg>")
     return "\n".join(out) + "\n"
 
