@@ -27,7 +27,7 @@ from typing import Any, Optional
 
 import typer
 
-from animatepainter.cli import export, extract, model, onnx, paint, rig, ros, synth, viewer
+from animatepainter.cli import export, extract, lesson, mix, model, onnx, paint, rig, ros, synth, viewer
 from animatepainter.cli.ui import deferred_interrupt, state
 from animatepainter.planner.errors import AnimatePainterError, SettingsError, one_line
 
@@ -51,7 +51,7 @@ export_app = typer.Typer(
 app.add_typer(export_app, name="export")
 
 #: modules that add commands, in the order they appear in ``--help``
-COMMANDS = [paint, extract, export, viewer, synth, model, onnx, rig, ros]
+COMMANDS = [paint, extract, export, viewer, mix, lesson, synth, model, onnx, rig, ros]
 
 #: root options that may also be written after the command (``paint IMG -o OUT -q``)
 GLOBAL_FLAGS = ("-q", "--quiet", "-v", "-vv", "-vvv", "--verbose", "--debug")

@@ -38,7 +38,7 @@ def extract(
     depth: Optional[Path] = typer.Option(None, "--depth", help="Depth map of the picture (.npy, larger = nearer, or a grayscale image, white = nearest): each stroke gets the depth layer under it. Default: estimated (--depth-backend)."),
     depth_backend: str = typer.Option("prior", "--depth-backend", help="Depth estimator when --depth is not given, run on the finished picture (--image, else the last frame): 'prior' (offline cue-based default), 'transformers' (needs --depth-model) or 'none' (every stroke on layer 0). Layers only label strokes; the order is the frames'."),
     depth_model: Optional[Path] = typer.Option(None, "--depth-model", help="Local directory of a transformers depth model (Depth Anything / DPT), for --depth-backend transformers. Nothing is downloaded."),
-    layers: int = typer.Option(3, "--layers", help="Depth layers (count, 1..8)."),
+    layers: str = typer.Option("auto", "--layers", help="Depth layers when --depth is given (count, 1..16), or 'auto': as many as the depth map has planes (at most 12)."),
     background: str = typer.Option("auto", "--background", help="Blank canvas colour as R,G,B (0..255) or #rrggbb; 'auto' reads it from the frames."),
     reverse: bool = typer.Option(False, "--reverse", help="Play the frames backwards: for an erasure video, or one that runs from finished to blank."),
     threshold: float = typer.Option(3.0, "--threshold", help="Smallest colour change between frames that counts as paint (CIELAB Delta E, 0.5..100); raised automatically on noisy frames."),
@@ -57,7 +57,7 @@ def extract(
     from animatepainter.export.video import write_png
 
     from animatepainter.planner.atomic import OutputDir, check_writable_dir
-    from animatepainter.cli.ui import RichProgress, console_print
+    from animatepainter.cli.ui import RichProgress, console_print, parse_layers
     from animatepainter.planner.colors import parse_rgb
     from animatepainter.planner.depth import BACKENDS
     from animatepainter.planner.errors import SettingsError
@@ -77,7 +77,7 @@ def extract(
         min_gain=min_gain,
         refine=refine,
         size=size,
-        layers=layers,
+        layers=parse_layers(layers),
         seed=seed,
         max_frames=max_frames,
     )

@@ -22,7 +22,7 @@ def paint(
     depth_model: Optional[Path] = typer.Option(None, "--depth-model", help="Local directory of a transformers depth model (Depth Anything / DPT), for --depth-backend transformers. Nothing is downloaded."),
     canvas_mm: Optional[tuple[float, float]] = typer.Option(None, "--canvas-mm", help="Canvas WIDTH HEIGHT in millimetres; the image is fitted inside, centred. Default: 300 mm long side, the image's aspect ratio."),
     size: int = typer.Option(256, "--size", help="Working resolution: the image's long side is resized to this many pixels before planning (16..4096)."),
-    layers: int = typer.Option(3, "--layers", help="Depth layers K painted far to near (count, 1..8)."),
+    layers: str = typer.Option("auto", "--layers", help="Depth layers K painted far to near (count, 1..16), or 'auto': as many as the picture has depth planes (at most 12; a one-plane depth map gets one)."),
     levels: int = typer.Option(5, "--levels", help="Refinement levels, brush sizes coarse to fine; the coarsest brush is 1/8 of the long side, each next one half as wide (count, 1..8)."),
     steps: int = typer.Option(24, "--steps", help="Process steps (frames) the plan is divided into; at least one per (layer, level) group (count)."),
     palette: int = typer.Option(16, "--palette", help="Paints the stroke colours are grouped into, by k-means in CIELAB (count, 1..256)."),
@@ -34,6 +34,10 @@ def paint(
     sample_steps: int = typer.Option(20, "--sample-steps", help="Denoising steps of the diffuser for --engine diffusion (count, 1..1000)."),
     refine: Optional[int] = typer.Option(None, "--refine", help="Refinement passes after the greedy fit: each stroke's control points, width and colour adjusted against the finished picture, in the painter's order (count, 0..10; 0 = off). Default: 3 at --size up to 512 px, 0 above (about 1.4 s at 256 px / 2,000 strokes, 53 s at 1,024 px / 10,000 on 2 cores)."),
     jobs: Optional[int] = typer.Option(None, "--jobs", "-j", help="Threads the stroke fitter uses (count; default: all cores). The plan is byte-identical for every value."),
+    colour_tolerance: str = typer.Option("10", "--colour-tolerance", help="Honest colours: the most a stroke's colour may differ from the picture's colour under it (CIEDE2000, 1..100), or 'off' to choose colours for the finished canvas only (which may compensate for what later strokes cover)."),
+    max_brushes: int = typer.Option(8, "--max-brushes", help="The most brush widths a plan uses (count, 1..64); a machine profile keeps its own brushes."),
+    min_visible: float = typer.Option(0.05, "--min-visible", help="Strokes showing less than this share of themselves in the finished painting are dropped and their budget refitted where strokes show (fraction, 0..1; 0 keeps every stroke)."),
+    tubes: Optional[str] = typer.Option(None, "--tubes", help="Tube set (TOML file, or a bundled name: student-acrylic): keep the palette to colours these tubes mix, and give each paint a mixing recipe (plan meta and report.json)."),
     machine: Optional[str] = typer.Option(None, "--machine", help="Machine profile (TOML file, or a bundled name: pen-plotter, servo-plotter, painting-arm): plan on its canvas inside its margins with only its paints and brushes, add reload/clean actions, order for it; report.json gains a 'machine' section (paint changes, reloads, distances, estimated time)."),
 ) -> None:
     """Plan a painting of IMAGE: depth, layers far to near, strokes coarse to fine, in a travel-saving order."""
@@ -41,7 +45,7 @@ def paint(
     from animatepainter.planner.colors import parse_rgb
 
     from animatepainter.planner.atomic import check_writable_dir
-    from animatepainter.cli.ui import RichProgress, console_print
+    from animatepainter.cli.ui import RichProgress, console_print, parse_layers, parse_tolerance
     from animatepainter.planner.errors import SettingsError
     from animatepainter.planner.images import file_sha256, load_image
     from animatepainter.planner.teacher.pipeline import PaintSettings, plan_painting
@@ -53,7 +57,7 @@ def paint(
         seed=seed,
         size=size,
         canvas_mm=tuple(canvas_mm) if canvas_mm else None,
-        layers=layers,
+        layers=parse_layers(layers),
         levels=levels,
         steps=steps,
         palette=palette,
@@ -61,6 +65,9 @@ def paint(
         depth_backend=depth_backend,
         depth_model=str(depth_model) if depth_model else None,
         refine=refine,
+        colour_tolerance=parse_tolerance(colour_tolerance),
+        max_brushes=max_brushes,
+        min_visible=min_visible,
     )
     settings.check()
     check_jobs(jobs)
@@ -77,6 +84,11 @@ def paint(
         raise SettingsError(f"--video-px must be between 64 and 4096, got {video_px}")
     if not 1 <= fps <= 120:
         raise SettingsError(f"--fps must be between 1 and 120, got {fps}")
+    tube_set = None
+    if tubes is not None:
+        from animatepainter.planner.machine.tubes import load_tubes
+
+        tube_set = load_tubes(tubes)
     check_writable_dir(out)
     t0 = time.perf_counter()
     img = load_image(image, background=bg)
@@ -100,6 +112,15 @@ def paint(
             plan, extra["machine"] = apply_machine(plan, profile, progress=progress)
             plan = _compensate(plan, machine)
             timings["machine_s"] = time.perf_counter() - t0
+        if tube_set is not None:
+            from animatepainter.planner.mixing import mixable_plan, with_mixing
+
+            t0 = time.perf_counter()
+            # a machine's paints are what its wells hold: they get recipes; otherwise the
+            # palette itself is kept to colours the tubes mix
+            plan = with_mixing(plan, tube_set) if profile is not None else mixable_plan(plan, tube_set)
+            extra["mixing"] = plan.meta["mixing"]
+            timings["mixing_s"] = time.perf_counter() - t0
         report = write_outputs(
             plan,
             result.image,

@@ -42,7 +42,7 @@ def synth(
     seed: int = typer.Option(0, "--seed", help="Dataset seed; sample i's seed is derived from (seed, i), so engines and worker counts give identical samples."),
     procedural: int = typer.Option(0, "--procedural", help="Also make N procedural landscapes with exact depth (count)."),
     strokes: Optional[int] = typer.Option(None, "--strokes", "-n", help="Teacher stroke budget per sample (count). Default: SIZE^2/32 within 100..4000."),
-    layers: int = typer.Option(3, "--layers", help="Depth layers painted far to near (count, 1..8)."),
+    layers: str = typer.Option("auto", "--layers", help="Depth layers painted far to near (count, 1..16), or 'auto': as many as each picture has depth planes (at most 12)."),
     levels: int = typer.Option(5, "--levels", help="Refinement levels, brush sizes coarse to fine (count, 1..8)."),
     shard_size: int = typer.Option(64, "--shard-size", help="Samples per tar shard (count). Make at least (training processes x loader workers) shards."),
     background: str = typer.Option("255,255,255", "--background", help="Canvas colour as R,G,B (0..255 each) or #rrggbb."),
@@ -52,7 +52,7 @@ def synth(
     overwrite: bool = typer.Option(False, "--overwrite", help="Replace a dataset in --out that was made with other settings (default: refuse)."),
 ) -> None:
     """Synthesise painting-process videos (T frames, blank canvas to the real image, by stroke erasure) as WebDataset shards."""
-    from animatepainter.cli.ui import console_print
+    from animatepainter.cli.ui import console_print, parse_layers
     from animatepainter.planner.colors import parse_rgb
     from animatepainter.model.data.synth import SynthSettings, synth_dataset
 
@@ -61,7 +61,7 @@ def synth(
         size=size,
         aspect=aspect,
         strokes=strokes,
-        layers=layers,
+        layers=parse_layers(layers),
         levels=levels,
         seed=seed,
         background=parse_rgb(background, "--background"),

@@ -125,3 +125,35 @@ def console_print(*args: Any, **kwargs: Any) -> None:
     from rich.console import Console
 
     Console().print(*args, **kwargs)
+
+
+def parse_layers(value: str | None, flag: str = "--layers") -> int | None:
+    """``--layers``: ``auto`` (``None``: as many as the picture has depth planes) or a
+    whole number of layers."""
+    from animatepainter.planner.errors import SettingsError
+    from animatepainter.planner.layers import MAX_LAYERS
+
+    if value is None or str(value).strip().lower() == "auto":
+        return None
+    try:
+        k = int(str(value).strip())
+    except ValueError:
+        raise SettingsError(f"{flag} must be 'auto' or a whole number of depth layers between 1 and {MAX_LAYERS}, got {value!r}") from None
+    if not 1 <= k <= MAX_LAYERS:
+        raise SettingsError(f"{flag} must be 'auto' or a whole number of depth layers between 1 and {MAX_LAYERS}, got {value!r}")
+    return k
+
+
+def parse_tolerance(value: str | None, flag: str = "--colour-tolerance") -> float | None:
+    """``--colour-tolerance``: a CIEDE2000 bound, or ``off`` (``None``)."""
+    from animatepainter.planner.errors import SettingsError
+
+    if value is None or str(value).strip().lower() in ("off", "none"):
+        return None
+    try:
+        v = float(str(value).strip())
+    except ValueError:
+        raise SettingsError(f"{flag} must be a CIEDE2000 bound between 1 and 100, or 'off', got {value!r}") from None
+    if not (1.0 <= v <= 100.0):
+        raise SettingsError(f"{flag} must be a CIEDE2000 bound between 1 and 100, or 'off', got {value!r}")
+    return v

@@ -24,6 +24,7 @@ import numpy as np
 
 from animatepainter.planner.atomic import OutputDir, atomic_write_bytes
 from animatepainter.planner.metrics import plan_metrics
+from animatepainter.planner.process import process_report
 from animatepainter.planner.plan import StrokePlan
 from animatepainter.planner.progress import NULL_PROGRESS, Progress
 from animatepainter.planner.render import render_progress, step_ends
@@ -121,6 +122,7 @@ def write_outputs(
 
         t0 = time.perf_counter()
         report: dict[str, Any] = plan_metrics(plan, image, shots[-1] if shots else None)
+        report.update(process_report(plan, image))
         timings["metrics_s"] = time.perf_counter() - t0
         report["engine"] = plan.meta.get("engine")
         report["canvas_mm"] = [plan.canvas.width_mm, plan.canvas.height_mm]

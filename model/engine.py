@@ -90,7 +90,7 @@ def plan_with_diffusion(
     from animatepainter.model.pipeline import load_pipeline
 
     from animatepainter.planner.extract import ExtractSettings, extract_plan
-    from animatepainter.planner.layers import depth_layers
+    from animatepainter.planner.layers import layer_map
 
     settings.check()
     options.check()
@@ -137,4 +137,4 @@ def plan_with_diffusion(
         ex = replace(ex, min_gain=ex.min_gain * max(2.0, (n / settings.strokes) ** 1.5))
         log.info("%d strokes > --strokes %d; extracting again with min_gain %.3g", n, settings.strokes, ex.min_gain)
     timings.update(result.timings)
-    return PaintResult(plan=result.plan, image=work, depth=d, layers=depth_layers(d, settings.layers), timings=timings)
+    return PaintResult(plan=result.plan, image=work, depth=d, layers=layer_map(d, settings.layers), timings=timings)

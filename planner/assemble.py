@@ -30,6 +30,8 @@ __all__ = [
 
 #: long side of the default canvas, mm
 DEFAULT_CANVAS_LONG_MM = 300.0
+#: shortest canvas side, mm (below it a plan's finest brush would round to nothing)
+MIN_CANVAS_MM = 10.0
 
 
 def check_canvas_mm(canvas_mm: tuple[float, float] | None, field: str = "canvas_mm") -> None:
@@ -42,6 +44,8 @@ def check_canvas_mm(canvas_mm: tuple[float, float] | None, field: str = "canvas_
         raise SettingsError(f"{field} needs two positive sizes in mm, got {w} {h}", field)
     if max(w, h) > 100_000:
         raise SettingsError(f"{field} {w} {h}: larger than 100 m", field)
+    if min(w, h) < MIN_CANVAS_MM:
+        raise SettingsError(f"{field} {w:g} {h:g}: the canvas is too small to paint on; it needs at least {MIN_CANVAS_MM:g} mm on each side", field)
 
 
 def check_background(rgb: tuple[int, int, int] | None, field: str = "background") -> None:

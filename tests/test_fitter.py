@@ -212,4 +212,4 @@ def test_large_plan_synth(tmp_path):
     rep = synth_dataset([], tmp_path / "ds", SynthSettings(frames=6, size=384, strokes=5000, shard_size=1, seed=1), procedural=1, workers=1)
     assert rep.manifest["samples"] == 1
     (sample,) = list(DatasetReader(tmp_path / "ds"))
-    assert len(sample["strokes"]["frame"]) > 2000
+    assert len(sample["strokes"]["frame"]) > 1000  # a simple scene: the fit stops when no stroke pays

@@ -138,7 +138,8 @@ class SynthSettings:
             (batchable samples); ``"keep"``: scale the long side to ``size``.
         strokes: teacher stroke budget per sample; ``None``: ``size**2 / 32`` clamped to
             100..4000 (128 strokes at 64 px, 2048 at 256 px).
-        layers: depth layers K (1..8); levels: refinement levels (1..8).
+        layers: depth layers K (1..16; ``None``: as many as the picture has depth
+            planes, the teacher's default); levels: refinement levels (1..8).
         seed: dataset seed; sample ``i`` uses a seed derived from ``(seed, i)``.
         background: canvas colour, RGB 0..255.
         depth_backend: ``"prior"`` or ``"transformers"`` (needs ``depth_model``);
@@ -151,7 +152,7 @@ class SynthSettings:
     size: int = 256
     aspect: str = "crop"
     strokes: int | None = None
-    layers: int = 3
+    layers: int | None = None
     levels: int = 5
     seed: int = 0
     background: tuple[int, int, int] = (255, 255, 255)

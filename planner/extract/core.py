@@ -46,6 +46,7 @@ import numpy as np
 from animatepainter.planner.assemble import assemble_plan, canvas_for, check_background, check_canvas_mm, make_palette, provenance
 from animatepainter.planner.errors import InputError, SettingsError
 from animatepainter.planner.images import MIN_SIDE, resize_long_side
+from animatepainter.planner.layers import check_layers
 from animatepainter.planner.order import order_groups
 from animatepainter.planner.plan import StrokePlan
 from animatepainter.planner.progress import NULL_PROGRESS, Progress
@@ -93,7 +94,8 @@ class ExtractSettings:
         spacing: hatch line spacing, in brush widths.
         size: working resolution, long side in px; ``None``: the target image's size,
             else the frames' size.
-        layers: depth layers when a depth map is given (1..8).
+        layers: depth layers when a depth map is given (1..16; ``None``: as many as the
+            picture has depth planes, see :func:`~animatepainter.planner.layers.layer_map`).
         seed: seed of the palette's k-means.
         max_frames: most frames read from the input (longer inputs are subsampled).
         refine: most sub-pixel refinement iterations of each stroke's path (0..50;
@@ -113,7 +115,7 @@ class ExtractSettings:
     min_gain: float = 0.5
     spacing: float = 0.8
     size: int | None = None
-    layers: int = 3
+    layers: int | None = None
     seed: int = 0
     max_frames: int = 200
     refine: int = 6
@@ -143,8 +145,7 @@ class ExtractSettings:
             raise SettingsError(f"spacing must be between 0.3 and 1.0 brush widths, got {self.spacing}", "spacing")
         if self.size is not None and not 16 <= self.size <= 4096:
             raise SettingsError(f"size must be between 16 and 4096 px, got {self.size}", "size")
-        if not 1 <= self.layers <= 8:
-            raise SettingsError(f"layers must be between 1 and 8, got {self.layers}", "layers")
+        check_layers(self.layers)
         if not 0 <= self.refine <= 50:
             raise SettingsError(f"refine must be between 0 and 50 iterations, got {self.refine}", "refine")
         if not 2 <= self.max_frames <= 10_000:
@@ -229,7 +230,7 @@ def extract_plan(
             does not match ``image`` / ``depth`` in aspect ratio.
         SettingsError: impossible settings.
     """
-    from animatepainter.planner.layers import depth_layers
+    from animatepainter.planner.layers import layer_map as layers_of
 
     settings.check()
     timings: dict[str, float] = {}
@@ -284,7 +285,7 @@ def extract_plan(
         if d.ndim != 2 or abs(d.shape[1] / d.shape[0] - w / h) > 0.02 * w / h:
             raise InputError(f"depth map is {d.shape[-1]}x{d.shape[0]} px but the picture is {w}x{h} px (different aspect ratio)")
         d = _resize(np.clip(d, 0, 1), wh, cv2.INTER_LINEAR)
-        layer_map = depth_layers(d, settings.layers)
+        layer_map = layers_of(d, settings.layers)
         depth = d
 
     fill_settings = FillSettings(spacing=settings.spacing)

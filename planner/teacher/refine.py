@@ -39,6 +39,7 @@ import numpy as np
 
 from numba import njit
 
+from animatepainter.planner.process import allowed_paints, clamp_colour
 from animatepainter.planner.teacher.kernels import polyline_box, polyline_d2, round_half_even
 
 log = logging.getLogger(__name__)
@@ -58,12 +59,22 @@ class RefineSettings:
         width_ratio: tried widths, ``width / width_ratio`` and ``width * width_ratio``
             (a quarter octave: widths stay on the fitter's ladder, so a plan keeps a
             small set of brushes).
+        guard_visible: strokes showing less than this share of themselves are
+            fragile: no move covers so much of what shows of them that they show
+            less than ``guard_min`` (so the refinement does not hide strokes; 0 =
+            no guard).
+        guard_min: the share a fragile stroke keeps showing.
+        move: False: only colours change (a stroke's coverage, so every stroke's
+            visibility, stays as it is).
     """
 
     passes: int = 3
     step_frac: float = 0.2
     min_step: float = 0.25
     width_ratio: float = 2.0**0.25
+    guard_visible: float = 0.0
+    guard_min: float = 0.05
+    move: bool = True
 
 
 @njit(cache=True, nogil=True)
@@ -125,20 +136,29 @@ def _round8(v):
 
 
 @njit(cache=True, nogil=True)
-def _loss(canvas, target, al, y0, y1, x0, x1, base, pw, t_store, r_store, palette, col_out, cur):
+def _loss(canvas, target, al, y0, y1, x0, x1, base, pw, t_store, r_store, palette, col_out, cur, tol, ok):
     """Least error ``sum |F - target|^2`` over the patch for coverage ``al``, with the
     best colour (into ``col_out``, 0..255; the current colour ``cur`` when the stroke
-    shows nowhere)."""
+    shows nowhere). With ``tol >= 0`` the colour stays honest: within ``tol``
+    (CIEDE2000) of the picture's colour under the stroke's coverage, or, with a
+    palette, one of the paints nearest it (``ok``: bool ``(P,)`` scratch)."""
     suu = 0.0
     sur0 = 0.0
     sur1 = 0.0
     sur2 = 0.0
     srr = 0.0
+    sa = 0.0
+    ref = np.zeros(3, np.float64)
     for y in range(y0, y1):
         for x in range(x0, x1):
             q = base + (y - y0) * pw + (x - x0)
             t = np.float64(t_store[q])
             a = np.float64(al[y - y0, x - x0])
+            if tol >= 0.0 and a > 0.0:
+                sa += a
+                ref[0] += a * np.float64(target[y, x, 0])
+                ref[1] += a * np.float64(target[y, x, 1])
+                ref[2] += a * np.float64(target[y, x, 2])
             u = a * t
             r0 = np.float64(canvas[y, x, 0]) * (1.0 - a) * t + np.float64(r_store[q, 0]) - np.float64(target[y, x, 0])
             r1 = np.float64(canvas[y, x, 1]) * (1.0 - a) * t + np.float64(r_store[q, 1]) - np.float64(target[y, x, 1])
@@ -153,16 +173,35 @@ def _loss(canvas, target, al, y0, y1, x0, x1, base, pw, t_store, r_store, palett
         col_out[1] = cur[1]
         col_out[2] = cur[2]
         return srr
+    honest = tol >= 0.0 and sa > 0.0
+    if honest:
+        ref[0] /= sa
+        ref[1] /= sa
+        ref[2] /= sa
     best = math.inf
     if palette.shape[0] == 0:
-        c0 = _round8(-sur0 / suu) / 255.0
-        c1 = _round8(-sur1 / suu) / 255.0
-        c2 = _round8(-sur2 / suu) / 255.0
-        col_out[0] = c0 * 255.0
-        col_out[1] = c1 * 255.0
-        col_out[2] = c2 * 255.0
+        if honest:
+            opt = np.empty(3, np.float64)
+            opt[0] = -sur0 / suu
+            opt[1] = -sur1 / suu
+            opt[2] = -sur2 / suu
+            clamp_colour(opt, ref, tol, col_out)
+            c0 = col_out[0] / 255.0
+            c1 = col_out[1] / 255.0
+            c2 = col_out[2] / 255.0
+        else:
+            c0 = _round8(-sur0 / suu) / 255.0
+            c1 = _round8(-sur1 / suu) / 255.0
+            c2 = _round8(-sur2 / suu) / 255.0
+            col_out[0] = c0 * 255.0
+            col_out[1] = c1 * 255.0
+            col_out[2] = c2 * 255.0
         return srr + 2.0 * (c0 * sur0 + c1 * sur1 + c2 * sur2) + (c0 * c0 + c1 * c1 + c2 * c2) * suu
+    if honest:
+        allowed_paints(palette, ref, tol, ok)
     for p in range(palette.shape[0]):
+        if honest and not ok[p]:
+            continue
         c0 = palette[p, 0]
         c1 = palette[p, 1]
         c2 = palette[p, 2]
@@ -176,14 +215,32 @@ def _loss(canvas, target, al, y0, y1, x0, x1, base, pw, t_store, r_store, palett
 
 
 @njit(cache=True, nogil=True)
-def _forward(canvas, target, points, pt_off, widths, rgbs, boxes, px_off, t_store, r_store, palette, steps, width_ratio, fixed_width):
+def _forward(canvas, target, points, pt_off, widths, rgbs, boxes, px_off, t_store, r_store, palette, steps, width_ratio, fixed_width, tol, ladder, guard, gc, slack, guard_fragile, active, move):
     """One forward pass: each stroke takes its best small move; ``canvas`` (the blank
-    canvas on entry) ends as the refined picture. Returns the number of strokes moved."""
+    canvas on entry) ends as the refined picture. Returns the number of strokes moved.
+
+    ``tol``: the honest-colour bound (CIEDE2000; < 0: off). ``ladder``: float64 the
+    brush set's widths, ascending (empty: any width, moves by ``width_ratio``).
+    ``guard``, ``gc``, ``slack`` (:func:`fragile_guard`; ``guard`` of shape ``(0, 0)``:
+    no guard): at each pixel the fragile stroke that shows most there (-1: none) and
+    how much it shows there, and per stroke how much more of it may be covered before
+    it shows less than the pruning threshold. A move of a later stroke that would take
+    more than that from a fragile stroke under it is not taken, nor one that leaves
+    the stroke itself showing less than ``guard_fragile`` of itself (and less than
+    before): the refinement does not hide strokes. ``active``: bool ``(n,)``, the
+    strokes that may move (empty: all); the others are painted as they are.
+    ``move``: False: colours only (no stroke covers more or less than before)."""
     h, w = canvas.shape[0], canvas.shape[1]
     n = widths.shape[0]
     moved = 0
+    paint_ok = np.zeros(palette.shape[0], np.bool_)
     col = np.empty(3, np.float64)
     best_col = np.empty(3, np.float64)
+    guarded = guard.shape[0] == h and guard.shape[1] == w
+    take = np.zeros(n if guarded else 0, np.float64)  # per fragile stroke, this move
+    hit = np.empty(n if guarded else 0, np.int64)  # the fragile strokes it touches
+    best_take = np.empty(n if guarded else 0, np.float64)
+    best_hit = np.empty(n if guarded else 0, np.int64)
     for i in range(n):
         y0, y1, x0, x1 = boxes[i, 0], boxes[i, 1], boxes[i, 2], boxes[i, 3]
         pw = x1 - x0
@@ -193,6 +250,10 @@ def _forward(canvas, target, points, pt_off, widths, rgbs, boxes, px_off, t_stor
         pts = points[a:b].copy()
         npt = b - a
         al = np.empty((y1 - y0, pw), np.float32)
+        if active.shape[0] > 0 and not active[i]:
+            _alpha(pts, widths[i], y0, y1, x0, x1, al)
+            _composite(canvas, al, y0, x0, rgbs[i])
+            continue
         best_al = np.empty((y1 - y0, pw), np.float32)
         wd0 = widths[i]
         st = steps[i]
@@ -200,12 +261,15 @@ def _forward(canvas, target, points, pt_off, widths, rgbs, boxes, px_off, t_stor
         best_w = wd0
         _alpha(pts, wd0, y0, y1, x0, x1, al)
         cur = rgbs[i].astype(np.float64)
-        best = _loss(canvas, target, al, y0, y1, x0, x1, base, pw, t_store, r_store, palette, col, cur)
+        best = _loss(canvas, target, al, y0, y1, x0, x1, base, pw, t_store, r_store, palette, col, cur, tol, paint_ok)
         best_col[:] = col
         best_al[:, :] = al
+        al0 = al.copy()
+        own0 = _shown(al, y0, y1, x0, x1, base, pw, t_store) if guarded else 1.0
+        n_best = 0
         # candidate moves: 0..3 the whole stroke, 4..7 its first point, 8..11 its
         # last point (+-x, +-y), 12..13 narrower / wider
-        for m in range(14):
+        for m in range(14 if move else 0):
             cand = pts.copy()
             wd = wd0
             if m < 12:
@@ -224,7 +288,20 @@ def _forward(canvas, target, points, pt_off, widths, rgbs, boxes, px_off, t_stor
             else:
                 if fixed_width:
                     continue
-                wd = wd0 / width_ratio if m == 12 else wd0 * width_ratio
+                if ladder.shape[0] > 0:
+                    # the next brush of the set, narrower or wider
+                    j = np.searchsorted(ladder, wd0 - 1e-9)
+                    if m == 12:
+                        if j == 0:
+                            continue
+                        wd = ladder[j - 1]
+                    else:
+                        jj = j + 1 if j < ladder.shape[0] and abs(ladder[j] - wd0) <= 1e-9 else j
+                        if jj >= ladder.shape[0]:
+                            continue
+                        wd = ladder[jj]
+                else:
+                    wd = wd0 / width_ratio if m == 12 else wd0 * width_ratio
             # the candidate must stay inside the patch the backward pass recorded
             cy0, cy1, cx0, cx1 = polyline_box(cand, 0, npt, wd / 2.0 + 1.0, h, w)
             if cy0 < y0 or cy1 > y1 or cx0 < x0 or cx1 > x1:
@@ -236,13 +313,46 @@ def _forward(canvas, target, points, pt_off, widths, rgbs, boxes, px_off, t_stor
             if not ok:
                 continue
             _alpha(cand, wd, y0, y1, x0, x1, al)
-            v = _loss(canvas, target, al, y0, y1, x0, x1, base, pw, t_store, r_store, palette, col, cur)
+            nh = 0
+            if guarded:
+                # what the move takes from what shows of each fragile stroke under it
+                # (first order: its share at the pixel times the added coverage)
+                for y in range(y0, y1):
+                    for x in range(x0, x1):
+                        gi = guard[y, x]
+                        da = al[y - y0, x - x0] - al0[y - y0, x - x0]
+                        if gi >= 0 and gi < i and da > 0.0:
+                            if take[gi] == 0.0:
+                                hit[nh] = gi
+                                nh += 1
+                            take[gi] += gc[y, x] * da
+                bad = False
+                for q in range(nh):
+                    if take[hit[q]] > slack[hit[q]]:
+                        bad = True
+                if not bad:
+                    # nor one that hides the stroke itself under those painted after it
+                    own = _shown(al, y0, y1, x0, x1, base, pw, t_store)
+                    bad = own < own0 and own < guard_fragile
+                if bad:
+                    for q in range(nh):
+                        take[hit[q]] = 0.0
+                    continue
+            v = _loss(canvas, target, al, y0, y1, x0, x1, base, pw, t_store, r_store, palette, col, cur, tol, paint_ok)
             if v < best - 1e-12:
                 best = v
                 best_pts[:, :] = cand
                 best_w = wd
                 best_col[:] = col
                 best_al[:, :] = al
+                n_best = nh
+                for q in range(nh):
+                    best_hit[q] = hit[q]
+                    best_take[q] = take[hit[q]]
+            for q in range(nh):
+                take[hit[q]] = 0.0
+        for q in range(n_best):
+            slack[best_hit[q]] -= best_take[q]
         if best_w != wd0 or np.any(best_pts != pts):
             moved += 1
         points[a:b] = best_pts
@@ -251,6 +361,69 @@ def _forward(canvas, target, points, pt_off, widths, rgbs, boxes, px_off, t_stor
             rgbs[i, ch] = int(best_col[ch])
         _composite(canvas, best_al, y0, x0, rgbs[i])
     return moved
+
+
+@njit(cache=True, nogil=True)
+def _shown(al, y0, y1, x0, x1, base, pw, t_store):
+    """Share of coverage ``al`` (on the patch at ``base``) that shows in the end."""
+    sa = 0.0
+    sv = 0.0
+    for y in range(y0, y1):
+        for x in range(x0, x1):
+            a = al[y - y0, x - x0]
+            if a > 0.0:
+                sa += a
+                sv += a * t_store[base + (y - y0) * pw + (x - x0)]
+    return sv / sa if sa > 0.0 else 0.0
+
+
+#: no guard (see :func:`_forward`)
+NO_GUARD = np.zeros((0, 0), np.int64)
+
+
+@njit(cache=True)
+def _guard(h, w, points, pt_off, widths, fragile_below, min_visible, guard, gc, slack):
+    """Backward over the strokes: for each stroke showing less than ``fragile_below``
+    of itself, ``slack`` = how much of what shows of it may still be covered before
+    it shows less than ``min_visible`` (coverage px); ``guard[y, x]`` = the fragile
+    stroke that shows most at the pixel, ``gc[y, x]`` = how much (coverage times the
+    transmittance of what is painted after it)."""
+    tr = np.ones((h, w), np.float32)
+    n = widths.shape[0]
+    for i in range(n - 1, -1, -1):
+        a = pt_off[i]
+        b = pt_off[i + 1]
+        y0, y1, x0, x1 = polyline_box(points, a, b, widths[i] / 2.0 + 1.0, h, w)
+        al = np.empty((y1 - y0, x1 - x0), np.float32)
+        _alpha(points[a:b], widths[i], y0, y1, x0, x1, al)
+        sa = 0.0
+        sv = 0.0
+        for y in range(y0, y1):
+            for x in range(x0, x1):
+                sa += al[y - y0, x - x0]
+                sv += al[y - y0, x - x0] * tr[y, x]
+        fragile = sa > 0.0 and sv < fragile_below * sa
+        slack[i] = max(sv - min_visible * sa, 0.0) if fragile else math.inf
+        for y in range(y0, y1):
+            for x in range(x0, x1):
+                c = al[y - y0, x - x0]
+                if c <= 0.0:
+                    continue
+                v = c * tr[y, x]
+                if fragile and v > gc[y, x]:
+                    guard[y, x] = i
+                    gc[y, x] = v
+                tr[y, x] *= np.float32(1.0) - c
+
+
+def fragile_guard(h: int, w: int, points: np.ndarray, pt_off: np.ndarray, widths: np.ndarray, fragile_below: float, min_visible: float = 0.05) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The refinement's guard (see :func:`_guard`): ``(guard int64 (h, w), share
+    float32 (h, w), slack float64 (n,))``."""
+    guard = np.full((h, w), -1, np.int64)
+    gc = np.zeros((h, w), np.float32)
+    slack = np.zeros(len(widths), np.float64)
+    _guard(h, w, points, pt_off, widths, float(fragile_below), float(min_visible), guard, gc, slack)
+    return guard, gc, slack
 
 
 def refine_strokes(
@@ -262,6 +435,9 @@ def refine_strokes(
     fixed_widths: bool = False,
     progress: Callable[[int], None] | None = None,
     base: np.ndarray | None = None,
+    colour_tolerance: float | None = None,
+    brush_px: Sequence[float] | None = None,
+    active: np.ndarray | None = None,
 ) -> tuple[list, np.ndarray]:
     """Refine fitted strokes in place of their order (see the module docstring).
 
@@ -278,6 +454,13 @@ def refine_strokes(
         base: float32 ``(H, W, 3)`` in [0, 1]: what is on the canvas before the first
             stroke (replanning: strokes already painted); default the blank
             ``background``.
+        colour_tolerance: keep every colour honest (CIEDE2000 bound from the
+            picture's colour under the stroke, see :mod:`animatepainter.planner.process`);
+            ``None``: any colour.
+        brush_px: a brush set (px): width moves go to the next brush of the set
+            instead of by ``settings.width_ratio``.
+        active: bool ``(n,)``: only these strokes move (``None``: all), e.g. the
+            strokes around one that was dropped.
 
     Returns:
         ``(strokes, canvas)``: the refined strokes (same order, layers and levels) and
@@ -300,9 +483,17 @@ def refine_strokes(
     widths = np.array([float(s.width) for s in strokes], np.float64)
     rgbs = np.array([np.asarray(s.rgb, np.int64) for s in strokes], np.int64).reshape(n, 3)
     pal = np.zeros((0, 3), np.float64) if palette is None else np.asarray(palette, np.float64).reshape(-1, 3) / 255.0
+    tol = -1.0 if colour_tolerance is None else float(colour_tolerance)
+    ladder = np.zeros(0, np.float64) if not brush_px else np.array(sorted(float(b) for b in brush_px), np.float64)
+    act = np.zeros(0, np.bool_) if active is None else np.asarray(active, np.bool_).reshape(n)
     for p in range(settings.passes):
         steps = np.maximum(widths * settings.step_frac / (2**p), settings.min_step)
-        reach = widths * settings.width_ratio / 2.0 + 1.0 + steps
+        if len(ladder):
+            # the next brush up the set (or the stroke's own width at the top)
+            up = ladder[np.minimum(np.searchsorted(ladder, widths + 1e-9), len(ladder) - 1)]
+            reach = np.maximum(up, widths) / 2.0 + 1.0 + steps
+        else:
+            reach = widths * settings.width_ratio / 2.0 + 1.0 + steps
         boxes = np.array([polyline_box(points, pt_off[i], pt_off[i + 1], reach[i], h, w) for i in range(n)], np.int64).reshape(n, 4)
         areas = (boxes[:, 1] - boxes[:, 0]) * (boxes[:, 3] - boxes[:, 2])
         px_off = np.zeros(n + 1, np.int64)
@@ -311,7 +502,11 @@ def refine_strokes(
         r_store = np.empty((int(px_off[-1]), 3), np.float32)
         _backward(h, w, points, pt_off, widths, rgbs, boxes, px_off, t_store, r_store)
         canvas[:] = bg
-        moved = _forward(canvas, target, points, pt_off, widths, rgbs, boxes, px_off, t_store, r_store, pal, steps, settings.width_ratio, fixed_widths)
+        if settings.guard_visible > 0:
+            guard, gc, slack = fragile_guard(h, w, points, pt_off, widths, settings.guard_visible, settings.guard_min)
+        else:
+            guard, gc, slack = NO_GUARD, np.zeros((0, 0), np.float32), np.zeros(n, np.float64)
+        moved = _forward(canvas, target, points, pt_off, widths, rgbs, boxes, px_off, t_store, r_store, pal, steps, settings.width_ratio, fixed_widths, tol, ladder, guard, gc, slack, float(settings.guard_min), act, bool(settings.move))
         log.debug("refinement pass %d: %d of %d strokes moved", p + 1, moved, n)
         if progress is not None:
             progress(1)

@@ -77,7 +77,7 @@ def replan_inputs(plan: StrokePlan, picture: np.ndarray, depth: np.ndarray | str
         PlanError: not a teacher plan.
         InputError: the picture does not come out at the plan's pixel frame.
     """
-    from animatepainter.planner.layers import depth_layers
+    from animatepainter.planner.layers import layer_map
     from animatepainter.planner.teacher.pipeline import PaintSettings, working_image_and_depth
 
     st = plan.meta.get("settings") if isinstance(plan.meta.get("settings"), dict) else None
@@ -88,7 +88,8 @@ def replan_inputs(plan: StrokePlan, picture: np.ndarray, depth: np.ndarray | str
     w, h = plan.canvas.image_px
     if work.shape[:2] != (h, w):
         raise InputError(f"the picture comes out at {work.shape[1]}x{work.shape[0]} px at the plan's working size, the plan's pixel frame is {w}x{h} px: is it the plan's image?")
-    return work, depth_layers(d, int(st.get("layers", 3)))
+    k = st.get("layers", 3)  # None: chosen for the picture, as the teacher chose
+    return work, layer_map(d, None if k is None else int(k))
 
 
 def replan(

@@ -38,6 +38,7 @@ import numpy as np
 
 from animatepainter.planner.render import stroke_bbox
 from animatepainter.planner.errors import SettingsError
+from animatepainter.planner.process import allowed_paints, claim, clamp_colour, footprint_mean, footprint_mean1, take_from_fragile, would_hide
 from animatepainter.planner.teacher.kernels import available_cores, block_sums, paint_polyline, score_candidates, set_threads, touched_near, update_block_sums
 
 log = logging.getLogger(__name__)
@@ -73,6 +74,16 @@ class FitSettings:
             strokes on the farther, finished layers too (finishing touches while the
             foreground is painted). 0 keeps every stroke on its own layer; measured
             on the bench images, 1 is worth 0.9-2.7 dB PSNR at the same stroke count.
+        colour_tolerance: honest colours: the most a stroke's colour may differ
+            (CIEDE2000) from the picture's colour under its footprint
+            (:mod:`animatepainter.planner.process`); a stroke whose best colour lies
+            outside takes the best colour inside (with ``palette``: one of the paints
+            nearest the picture's colour there). ``None``: any colour.
+        brush_px: a brush set: the only widths strokes may take (px), when given
+            (``widths_px`` must then be among them); else see ``fixed_widths``.
+        guard_hidden: no stroke is placed that would leave an earlier one on top of
+            less than this share of the pixels it covered (so strokes do not end
+            hidden under later ones; 0 = off).
     """
 
     budget: int = 2000
@@ -85,9 +96,16 @@ class FitSettings:
     touch_up_levels: int = 1
     palette: tuple[tuple[int, int, int], ...] | None = None
     fixed_widths: bool = False
+    colour_tolerance: float | None = None
+    brush_px: tuple[float, ...] | None = None
+    guard_hidden: float = 0.0
+    min_gain_px: float = 0.0
 
     def allowed_widths(self) -> tuple[float, ...] | None:
-        """The only widths strokes may have (``widths_px``), when ``fixed_widths``."""
+        """The only widths strokes may have: ``brush_px`` when given, else ``widths_px``
+        when ``fixed_widths``; ``None``: any width (0.5x..2x the level's)."""
+        if self.brush_px:
+            return tuple(self.brush_px)
         return tuple(self.widths_px) if self.fixed_widths and self.widths_px else None
 
 
@@ -164,11 +182,66 @@ def _orientation(target: np.ndarray, sigma: float) -> tuple[np.ndarray, np.ndarr
     return np.cos(theta).astype(np.float32), np.sin(theta).astype(np.float32)
 
 
+class Ownership:
+    """Which stroke is on top where (full-size px), so that the fitter does not place a
+    stroke that would leave an earlier one (almost) hidden (see
+    :func:`animatepainter.planner.process.would_hide`)."""
+
+    def __init__(self, h: int, w: int, capacity: int, min_share: float):
+        self.owner = np.full((h, w), -1, np.int64)
+        self.count = np.zeros(capacity, np.int64)
+        self.area = np.zeros(capacity, np.float64)
+        self.scratch = np.zeros(capacity, np.int64)
+        self.min_share = float(min_share)
+        self.n = 0
+
+    def hides(self, points: np.ndarray, width: float, scale: int) -> bool:
+        if self.n >= len(self.count):
+            self._grow()
+        return bool(would_hide(self.owner, self.count, self.area, np.ascontiguousarray(points, np.float64), float(width), float(scale), self.min_share, self.scratch))
+
+    def add(self, points: np.ndarray, width: float, scale: int) -> None:
+        if self.n >= len(self.count):
+            self._grow()
+        claim(self.owner, self.count, self.area, self.n, np.ascontiguousarray(points, np.float64), float(width), float(scale))
+        self.n += 1
+
+    def _grow(self) -> None:
+        m = max(len(self.count), 16)
+        self.count = np.concatenate([self.count, np.zeros(m, np.int64)])
+        self.area = np.concatenate([self.area, np.zeros(m, np.float64)])
+        self.scratch = np.zeros(len(self.count), np.int64)
+
+
 class _Fitter:
     """State of one fitting run (canvas, target, error), shared by the groups."""
 
-    def __init__(self, target: np.ndarray, background: np.ndarray, rng: np.random.Generator, palette: np.ndarray | None = None, canvas: np.ndarray | None = None):
+    def __init__(
+        self,
+        target: np.ndarray,
+        background: np.ndarray,
+        rng: np.random.Generator,
+        palette: np.ndarray | None = None,
+        canvas: np.ndarray | None = None,
+        picture: np.ndarray | None = None,
+        tol: float | None = None,
+    ):
         self.target = target
+        # the picture honest colours are measured against (the target itself, except
+        # when refilling a plan, where the target is rewritten, see .prune)
+        self.picture = np.ascontiguousarray(target if picture is None else picture, np.float32)
+        self.tol = tol
+        # refilling (.prune): float32 (H, W) how much of a new stroke shows in the
+        # finished painting per pixel, and the least share a placed stroke must show
+        self.shown: np.ndarray | None = None
+        self.min_shown = 0.0
+        # and the guard of the strokes already painted (full-size px: guard, share,
+        # slack, the number of strokes before the new ones; see
+        # .refine.fragile_guard): a new stroke may not hide one of them
+        self.guard: tuple | None = None
+        # and the fit: who is on top where (full-size px), with this picture's scale
+        self.owners: Ownership | None = None
+        self.owner_scale = 1
         self.palette = None if palette is None else np.asarray(palette, np.uint8).reshape(-1, 3)
         self.palette_f = None if palette is None else self.palette.astype(np.float64) / 255.0
         self.h, self.w = target.shape[:2]
@@ -182,7 +255,7 @@ class _Fitter:
         self.kernel_palette = np.zeros((0, 3), np.float64) if palette is None else np.ascontiguousarray(self.palette_f)
 
     # -- scoring ---------------------------------------------------------------
-    def score(self, cands: list[np.ndarray], variants: list[list[tuple[int, int, float]]], weight: np.ndarray, parallel: bool = True, blocks: np.ndarray | None = None, scale: int = 1):
+    def score(self, cands: list[np.ndarray], variants: list[list[tuple[int, int, float]]], weight: np.ndarray, parallel: bool = True, blocks: np.ndarray | None = None, scale: int = 1, palette: np.ndarray | None = None):
         """Score the variants of each grown stroke (compiled, see :mod:`.kernels`).
 
         Each variant is ``(first_segment, last_segment_exclusive, width_px)``; its best
@@ -201,7 +274,41 @@ class _Fitter:
         var_off[1:] = np.cumsum([len(v) for v in variants])
         points = np.ascontiguousarray(np.concatenate(cands, axis=0), np.float64)
         var = np.asarray([row for v in variants for row in v], np.float64).reshape(-1, 3)
-        return score_candidates(self.canvas, self.target, weight, points, pt_off, var, var_off, self.kernel_palette, parallel, blocks, scale)
+        pal = self.kernel_palette if palette is None else np.ascontiguousarray(palette, np.float64).reshape(-1, 3)
+        return score_candidates(self.canvas, self.target, weight, points, pt_off, var, var_off, pal, parallel, blocks, scale)
+
+    def guard_ok(self, sub: np.ndarray, width: float) -> bool:
+        """Whether painting ``sub`` (``width`` px, this fitter's scale) leaves every
+        stroke of :attr:`guard` showing enough; if so, its takes are booked."""
+        guard, share, slack, limit, take, hit = self.guard
+        return bool(take_from_fragile(guard, share, slack, int(limit), np.ascontiguousarray(sub, np.float64), float(width), float(self.owner_scale), take, hit, True))
+
+    def honest(self, sub: np.ndarray, width: float, rgb: np.ndarray, gain: float, weight: np.ndarray, blocks: np.ndarray | None, scale: int) -> tuple[np.ndarray, float]:
+        """The stroke ``sub`` (float64 ``(n, 2)`` px) of ``width`` px with its best colour
+        ``rgb`` (uint8 ``(3,)``, error reduction ``gain``) made honest: when ``rgb`` is
+        farther than :attr:`tol` (CIEDE2000) from the picture's colour under the stroke,
+        the best colour inside the bound (or, with paints, the best of the paints
+        nearest the picture's colour) and its error reduction, scored again. Returns
+        ``(rgb, gain)``."""
+        if self.tol is None:
+            return rgb, gain
+        ref = np.empty(3, np.float64)
+        footprint_mean(self.picture, sub, 0, len(sub), float(width), ref)
+        var = [[(0, max(len(sub) - 1, 1), float(width))]]
+        if self.palette is None:
+            out = np.empty(3, np.float64)
+            clamp_colour(rgb.astype(np.float64) / 255.0, ref, float(self.tol), out)
+            if np.array_equal(out, rgb):
+                return rgb, gain
+            pal = out.reshape(1, 3) / 255.0
+        else:
+            ok = np.zeros(len(self.palette), np.bool_)
+            allowed_paints(self.palette_f, ref, float(self.tol), ok)
+            if ok[(self.palette == rgb[None]).all(axis=1)].any():
+                return rgb, gain
+            pal = self.palette_f[ok]
+        g, c, v, _ = self.score([sub], var, weight, parallel=False, blocks=blocks, scale=scale, palette=pal)
+        return c[0], (float(g[0]) if v[0] >= 0 else -np.inf)
 
     def apply(self, points: np.ndarray, width: float, rgb: np.ndarray) -> None:
         """Paint one stroke onto the canvas (the renderer's coverage model); the pixels
@@ -375,7 +482,9 @@ def _fit_strokes(target, layers, n_layers, settings, background, seed, progress)
     if len(share) != len(widths):
         raise ValueError("level_share and widths_px must have the same length")
     rng = np.random.default_rng(seed)
-    fit = _Fitter(target, np.asarray(background, np.float32), rng, settings.palette)
+    fit = _Fitter(target, np.asarray(background, np.float32), rng, settings.palette, tol=settings.colour_tolerance)
+    if settings.guard_hidden > 0:
+        fit.owners = Ownership(h, w, settings.budget + 16, settings.guard_hidden)
 
     # layer budgets: proportional to each layer's area-weighted detail
     grad = cv2.Laplacian(cv2.cvtColor(target, cv2.COLOR_RGB2GRAY), cv2.CV_32F)
@@ -416,6 +525,7 @@ class _Guides:
 
     def __init__(self, target: np.ndarray, widths: Sequence[float]):
         h, w = target.shape[:2]
+        self.target = target
         self.widths = tuple(widths)
         self.scales = [level_scale(wd, h, w) for wd in widths]
         self.shrunk = {sc: _shrink(target, sc) for sc in sorted(set(self.scales))}
@@ -423,21 +533,41 @@ class _Guides:
         self.dirs = [_orientation(self.shrunk[sc], wd / sc / 2.0) for wd, sc in zip(widths, self.scales)]
 
 
-def _fit_level(fit: "_Fitter", guides: _Guides, layers: np.ndarray, k: int, lvl: int, quota: int, settings: FitSettings, background, rng, strokes: list, progress) -> int:
-    """Fit up to ``quota`` strokes of level ``lvl`` on layer ``k`` (the error counts on
-    this layer and the farther, finished ones; strokes start on this layer only, or on
-    the finished ones too at the finest ``touch_up_levels``), painted onto ``fit``'s
-    canvas and appended to ``strokes``. Returns how many."""
-    wd = guides.widths[lvl]
+def group_masks(layers: np.ndarray, k: int, lvl: int, n_levels: int, touch_up_levels: int) -> tuple[np.ndarray, np.ndarray]:
+    """The error weight and seed mask (float32 ``(H, W)``) of group (layer ``k``, level
+    ``lvl``): the error counts on this layer and the farther, finished ones; strokes
+    start on this layer only, or on the finished ones too at the finest
+    ``touch_up_levels``."""
     weight = (layers <= k).astype(np.float32)
-    seed_mask = (layers == k).astype(np.float32)
-    sm = weight if lvl >= len(guides.widths) - settings.touch_up_levels else seed_mask
+    seed_mask = weight if lvl >= n_levels - touch_up_levels else (layers == k).astype(np.float32)
+    return weight, seed_mask
+
+
+def _fit_level(fit: "_Fitter", guides: _Guides, layers: np.ndarray, k: int, lvl: int, quota: int, settings: FitSettings, background, rng, strokes: list, progress, masks: tuple[np.ndarray, np.ndarray] | None = None) -> int:
+    """Fit up to ``quota`` strokes of level ``lvl`` on layer ``k`` (with the masks of
+    :func:`group_masks`, or ``masks = (weight, seed_mask)``), painted onto ``fit``'s
+    canvas and appended to ``strokes``. Returns how many.
+
+    A wide brush is fitted on the picture shrunk by a power of two (:class:`_Guides`);
+    when ``fit``'s target is not the picture itself (a refill, :mod:`.prune`) the
+    target is shrunk weighted by the error weight."""
+    wd = guides.widths[lvl]
+    weight, sm = group_masks(layers, k, lvl, len(guides.widths), settings.touch_up_levels) if masks is None else masks
     sc = guides.scales[lvl]
     if sc == 1:
         return _fit_group(fit, weight, sm, wd, guides.blurs[lvl], guides.dirs[lvl], quota, settings, k, lvl, strokes, progress)
-    small = _Fitter(guides.shrunk[sc], np.asarray(background, np.float32), rng, settings.palette, canvas=_shrink(fit.canvas, sc))
+    if fit.target is guides.target:
+        small_target = guides.shrunk[sc]
+    else:
+        ws = _shrink(weight, sc)
+        small_target = np.where(ws[..., None] > 0, _shrink(fit.target * weight[..., None], sc) / np.maximum(ws, 1e-12)[..., None], _shrink(fit.canvas, sc)).astype(np.float32)
+    small = _Fitter(small_target, np.asarray(background, np.float32), rng, settings.palette, canvas=_shrink(fit.canvas, sc), picture=guides.shrunk[sc], tol=fit.tol)
+    if fit.shown is not None:
+        small.shown, small.min_shown = _shrink(fit.shown, sc), fit.min_shown
+    small.guard, small.owner_scale = fit.guard, sc
+    small.owners = fit.owners
     found: list[FittedStroke] = []
-    used = _fit_group(small, _shrink(weight, sc), _shrink(sm, sc), wd / sc, guides.blurs[lvl], guides.dirs[lvl], quota, settings, k, lvl, found, progress)
+    used = _fit_group(small, _shrink(weight, sc), _shrink(sm, sc), wd / sc, guides.blurs[lvl], guides.dirs[lvl], quota, settings, k, lvl, found, progress, sc)
     for st in found:  # to full size, painted on the full canvas in order
         st.points = st.points * sc
         st.width = st.width * sc
@@ -486,7 +616,7 @@ def fit_groups(
         target = np.ascontiguousarray(target, np.float32)
         rng = np.random.default_rng(seed)
         bg = np.ones(3, np.float32)
-        fit = _Fitter(target, bg, rng, settings.palette, canvas=canvas)
+        fit = _Fitter(target, bg, rng, settings.palette, canvas=canvas, tol=settings.colour_tolerance)
         guides = _Guides(target, settings.widths_px)
         strokes: list[FittedStroke] = []
         for k, lvl, quota in groups:
@@ -516,6 +646,14 @@ def _shrink(img: np.ndarray, sc: int) -> np.ndarray:
     return np.ascontiguousarray(cv2.resize(img, (max(w // sc, 1), max(h // sc, 1)), interpolation=cv2.INTER_AREA), np.float32)
 
 
+def _area(points: np.ndarray, variant: tuple[int, int, float]) -> float:
+    """Painted area (px^2) of a variant ``(first_segment, last_segment_exclusive,
+    width)`` of the polyline ``points``: length times width plus the round caps."""
+    i, j, wd = variant
+    seg = np.diff(points[i : j + 1], axis=0)
+    return float(np.hypot(seg[:, 0], seg[:, 1]).sum() * wd + np.pi * wd * wd / 4.0)
+
+
 def _batch_size(settings: FitSettings, h: int, w: int) -> int:
     """Seeds tried per greedy batch: ``settings.batch`` up to 256 x 256 px, growing as the
     area to the power 0.75 above (a batch scores its candidates against one canvas:
@@ -532,12 +670,16 @@ def block_scale(width: float) -> int:
     return BLOCK_PX if width >= 4 * BLOCK_PX else 1
 
 
-def _fit_group(fit: _Fitter, weight: np.ndarray, seed_mask: np.ndarray, width: float, blur_t: np.ndarray, dirs, quota: int, settings: FitSettings, layer: int, level: int, strokes: list, progress) -> int:
+def _fit_group(fit: _Fitter, weight: np.ndarray, seed_mask: np.ndarray, width: float, blur_t: np.ndarray, dirs, quota: int, settings: FitSettings, layer: int, level: int, strokes: list, progress, px_scale: int = 1) -> int:
+    """Fit up to ``quota`` strokes of ``width`` px on ``fit`` (a picture shrunk by
+    ``px_scale``: the allowed widths, full-size px, are shrunk likewise)."""
     used = 0
     max_len = min(settings.max_len_factor * width, MAX_LEN_FRAC * max(fit.h, fit.w))
     taken = np.zeros((fit.h, fit.w), bool)
     batch = _batch_size(settings, fit.h, fit.w)
     allowed = settings.allowed_widths()
+    if allowed is not None and px_scale != 1:
+        allowed = tuple(a / px_scale for a in allowed)
     scale = block_scale(width)
     # wide brushes: scored with block sums of the error terms, kept up to date as
     # strokes are painted (see .kernels.score_candidates)
@@ -551,6 +693,9 @@ def _fit_group(fit: _Fitter, weight: np.ndarray, seed_mask: np.ndarray, width: f
         variants = [_variants(len(pts), width, allowed) for pts in cands]
         gain, rgb, vi, _ = fit.score(cands, variants, weight, blocks=blocks, scale=scale)
         good = (vi >= 0) & (gain > settings.min_gain)
+        if settings.min_gain_px > 0:
+            area = np.array([_area(cands[k], variants[k][vi[k]]) if good[k] else 1.0 for k in range(len(cands))])
+            good &= gain > settings.min_gain_px * area
         reach = [max(vw for _, _, vw in v) / 2.0 + 0.5 for v in variants]
         for sd in seeds[~good]:
             taken[int(sd[1]), int(sd[0])] = True
@@ -569,6 +714,34 @@ def _fit_group(fit: _Fitter, weight: np.ndarray, seed_mask: np.ndarray, width: f
                 g, c, v = float(g2[0]), c2[0], int(v2[0])
             i, j, wd = variants[k][v]
             sub = cands[k][i : j + 1]
+            if fit.tol is not None:
+                c, g = fit.honest(sub, wd, c, g, weight, blocks, scale)
+                if g <= settings.min_gain:
+                    taken[int(seeds[k][1]), int(seeds[k][0])] = True
+                    continue
+            if fit.shown is not None and footprint_mean1(fit.shown, sub, 0, len(sub), float(wd)) < fit.min_shown:
+                taken[int(seeds[k][1]), int(seeds[k][0])] = True
+                continue
+            if fit.guard is not None and not fit.guard_ok(sub, wd):
+                taken[int(seeds[k][1]), int(seeds[k][0])] = True
+                continue
+            if fit.owners is not None:
+                if fit.owners.hides(sub, wd, fit.owner_scale):
+                    # the best of the variants that hide nothing, if any is worth it
+                    ok_vars = [vv for vv in variants[k] if not fit.owners.hides(cands[k][vv[0] : vv[1] + 1], vv[2], fit.owner_scale)]
+                    g2 = -np.inf
+                    if ok_vars:
+                        g2a, c2a, v2a, _ = fit.score([cands[k]], [ok_vars], weight, parallel=False, blocks=blocks, scale=scale)
+                        if v2a[0] >= 0:
+                            g2, c, (i, j, wd) = float(g2a[0]), c2a[0], ok_vars[int(v2a[0])]
+                            sub = cands[k][i : j + 1]
+                            if fit.tol is not None:
+                                c, g2 = fit.honest(sub, wd, c, g2, weight, blocks, scale)
+                    if g2 <= settings.min_gain:
+                        taken[int(seeds[k][1]), int(seeds[k][0])] = True
+                        continue
+                    g = g2
+                fit.owners.add(sub, wd, fit.owner_scale)
             fit.apply(sub, wd, c)
             if blocks is not None:
                 update_block_sums(blocks, fit.canvas, fit.target, weight, scale, stroke_bbox(sub, wd, (fit.h, fit.w)))

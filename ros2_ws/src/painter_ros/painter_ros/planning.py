@@ -20,7 +20,9 @@ PLANNER_DEFAULTS: dict[str, Any] = {
     "strokes": 2000,  # stroke budget (count, 1..200000)
     "seed": 0,  # random seed (same image + parameters + seed -> same plan)
     "size": 256,  # working resolution, long side in px (16..4096)
-    "layers": 3,  # depth layers painted far to near (1..8)
+    "layers": 0,  # depth layers painted far to near (1..16); 0 = as many as the picture has depth planes
+    "colour_tolerance": 10.0,  # honest colours: CIEDE2000 bound from the picture under each stroke (1..100); 0 = off
+    "max_brushes": 8,  # the most brush widths a plan uses (1..64)
     "levels": 5,  # refinement levels, brush sizes coarse to fine (1..8)
     "steps": 24,  # process steps (frames)
     "palette": 16,  # paints (1..256)
@@ -54,7 +56,9 @@ def settings_from_params(params: Mapping[str, Any]) -> PaintSettings:
         seed=int(p["seed"]),
         size=int(p["size"]),
         canvas_mm=(w, h) if w > 0 else None,
-        layers=int(p["layers"]),
+        layers=int(p["layers"]) or None,
+        colour_tolerance=float(p["colour_tolerance"]) or None,
+        max_brushes=int(p["max_brushes"]),
         levels=int(p["levels"]),
         steps=int(p["steps"]),
         palette=int(p["palette"]),
