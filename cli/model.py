@@ -217,18 +217,22 @@ def evaluate_model_cmd(
     report: Optional[Path] = typer.Option(None, "--report", help="Also write the full report (all / procedural / real rows) as JSON here."),
     threads: Optional[int] = typer.Option(None, "--threads", help="CPU threads torch may use (count)."),
     device: str = typer.Option("auto", "--device", help="'auto', 'cpu' or 'cuda'."),
+    plans: bool = typer.Option(True, "--plans/--no-plans", help="Also judge the diffusion engine's plan of every process (frame-differencing extractor + process figures: hidden share, share of strokes > 20 dE2000); a few seconds per method and sample at 64 px."),
+    jobs: int = typer.Option(1, "--jobs", "-j", help="Worker processes for the held-out data and the plans (count; the same figures for any count)."),
 ) -> None:
-    """Score the diffuser against the teacher's processes on held-out images, with crossfade and no-DF-Encoder baselines."""
+    """Score the diffuser against the teacher's processes on held-out images (when each place gets painted, depth order, frames, and the diffusion engine's plans), with crossfade and no-DF-Encoder baselines."""
     from animatepainter.planner.atomic import atomic_write_bytes, check_writable_dir
     from animatepainter.cli.ui import RichProgress, console_print
     from animatepainter.planner.errors import InputError, SettingsError
 
-    from animatepainter.model.evaluate import HELDOUT_SEED, evaluate_models, format_table, heldout_samples, samples_from_dataset
+    from animatepainter.model.evaluate import HELDOUT_SEED, SUBSETS, check_samples_fit, evaluate_models, format_table, heldout_samples, samples_from_dataset
     from animatepainter.model.generate import DEFAULT_CHECKPOINT, default_checkpoint
     from animatepainter.model.pipeline import load_pipeline
 
     if procedural < 0:
         raise SettingsError(f"--procedural must be >= 0, got {procedural}")
+    if jobs < 1:
+        raise SettingsError(f"--jobs must be at least 1, got {jobs}")
     _threads(threads)
     dev = _device(device)
     if report is not None:
@@ -263,15 +267,17 @@ def evaluate_model_cmd(
     with RichProgress() as progress:
         if data is not None:
             samples = samples_from_dataset(data)
+            c = pipe.config
+            check_samples_fit(samples, int(c.resolution), int(c.num_frames), f"{ck} ({c.model_name})")
         else:
-            samples = heldout_samples(pipe.config.num_frames, pipe.config.resolution, procedural=procedural, real=names, seed=HELDOUT_SEED if heldout_seed is None else heldout_seed, progress=progress)
-        rep = evaluate_models(models, samples, steps=steps, seed=seed, progress=progress, resampled=resampled)
+            samples = heldout_samples(pipe.config.num_frames, pipe.config.resolution, procedural=procedural, real=names, seed=HELDOUT_SEED if heldout_seed is None else heldout_seed, progress=progress, workers=jobs)
+        rep = evaluate_models(models, samples, steps=steps, seed=seed, progress=progress, resampled=resampled, plans=plans, workers=jobs)
     rep.settings.update({"ckpt": str(ck), "ablation": str(ablation) if ablation else None, "baseline": str(baseline) if baseline else None, "data": str(data) if data else None, "procedural": procedural, "real": names})
     if report is not None:
         atomic_write_bytes(report, rep.to_json())
-    for subset in ("all", "procedural", "real"):
+    for subset, title in SUBSETS.items():
         if any(r[subset]["n"] for r in rep.rows.values()):
-            console_print(f"\n[bold]{subset}[/] held-out samples ({steps} steps, seed {seed}):")
+            console_print(f"\n[bold]{title}[/] ({rep.rows['teacher'][subset]['n']} held-out samples, {steps} steps, seed {seed}):")
             console_print(format_table(rep, subset), markup=False, soft_wrap=True)
     console_print(f"\n{len(samples)} held-out samples in {rep.seconds:.1f} s")
 

@@ -18,6 +18,7 @@ Nothing is ever downloaded: every load is ``local_files_only``.
 
 from __future__ import annotations
 
+import inspect
 import json
 import logging
 import os
@@ -480,6 +481,11 @@ def load_pipeline(path: str | Path, device: str | torch.device = "cpu", dtype: O
         raise InputError(f"{root}: a Stable Video Diffusion checkpoint, not an AnimatePainter one; build on it with `animatepainter train --svd {root}`")
     if cls_name != AnimatePainterPipeline.__name__:
         raise InputError(f"{root}: holds a {cls_name} pipeline, not an AnimatePainterPipeline")
+    # settings this code does not know would be dropped silently by diffusers (missing ones take
+    # the defaults, which are the older versions' behaviour)
+    unknown = sorted(set(k for k in index if not k.startswith("_")) - set(inspect.signature(AnimatePainterPipeline.__init__).parameters))
+    if unknown:
+        raise InputError(f"{root}: model_index.json has the setting {unknown[0]!r}, which this version of animatepainter does not know (a checkpoint from a newer version?)")
     for name in ("unet", "scheduler", "image_encoder", "df_encoder", "vae", "feature_extractor"):
         spec = index.get(name)
         if not (isinstance(spec, list) and len(spec) == 2 and isinstance(spec[0], str)):
