@@ -36,6 +36,7 @@ from typing import TYPE_CHECKING, Any, Sequence
 import numpy as np
 from numba import njit
 
+from animatepainter.planner.errors import SettingsError
 from animatepainter.planner.teacher.kernels import polyline_box, polyline_d2
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -44,6 +45,7 @@ if TYPE_CHECKING:  # pragma: no cover
 __all__ = [
     "MIN_VISIBLE",
     "DEFAULT_COLOUR_TOLERANCE",
+    "check_colour_tolerance",
     "srgb_to_lab",
     "delta_e2000",
     "honest_colour",
@@ -64,6 +66,16 @@ MIN_VISIBLE = 0.05
 #: default bound of a stroke's colour error (CIEDE2000): above 10 a viewer sees a
 #: different colour, not a shade of the same one (Sharma 2005: 1-2 is just noticeable)
 DEFAULT_COLOUR_TOLERANCE = 10.0
+
+
+def check_colour_tolerance(tol: float | None, field: str = "colour_tolerance") -> None:
+    """Raise :class:`SettingsError` unless ``tol`` is ``None`` (off) or a finite bound of
+    at least 1 CIEDE2000 (8-bit colours cannot promise less: rounding alone moves a
+    colour by up to about 0.5)."""
+    if tol is None:
+        return
+    if isinstance(tol, bool) or not isinstance(tol, (int, float, np.floating, np.integer)) or not np.isfinite(tol) or not 1.0 <= float(tol) <= 100.0:
+        raise SettingsError(f"colour_tolerance must be a CIEDE2000 bound between 1 and 100 (or off), got {tol!r}", field)
 
 
 # -- colour -------------------------------------------------------------------------

@@ -38,7 +38,7 @@ from __future__ import annotations
 import logging
 import time
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Sequence
 
 import cv2
 import numpy as np
@@ -47,6 +47,7 @@ from animatepainter.planner.assemble import assemble_plan, canvas_for, check_bac
 from animatepainter.planner.errors import InputError, SettingsError
 from animatepainter.planner.images import MIN_SIDE, resize_long_side
 from animatepainter.planner.layers import check_layers
+from animatepainter.planner.process import DEFAULT_COLOUR_TOLERANCE, MIN_VISIBLE, check_colour_tolerance
 from animatepainter.planner.order import order_groups
 from animatepainter.planner.plan import StrokePlan
 from animatepainter.planner.progress import NULL_PROGRESS, Progress
@@ -100,6 +101,13 @@ class ExtractSettings:
         max_frames: most frames read from the input (longer inputs are subsampled).
         refine: most sub-pixel refinement iterations of each stroke's path (0..50;
             0: paths stay on the whole-pixel outlines they were traced from).
+        colour_tolerance: honest colours: the most a stroke's colour may differ from
+            the picture's colour under it (CIEDE2000, 1..100; the picture is the target
+            image when one is given, else the last frame); ``None``: off.
+        min_visible: strokes showing less than this share of themselves in the
+            finished painting are dropped (0 = keep all; see :func:`_settle`).
+        settle: passes of the refinement that closes the gaps dropped strokes leave
+            (0..10).
     """
 
     palette: int = 16
@@ -119,6 +127,9 @@ class ExtractSettings:
     seed: int = 0
     max_frames: int = 200
     refine: int = 6
+    colour_tolerance: float | None = DEFAULT_COLOUR_TOLERANCE
+    min_visible: float = MIN_VISIBLE
+    settle: int = 2
 
     def check(self) -> None:
         """Raise :class:`SettingsError` naming the first impossible setting."""
@@ -146,6 +157,11 @@ class ExtractSettings:
         if self.size is not None and not 16 <= self.size <= 4096:
             raise SettingsError(f"size must be between 16 and 4096 px, got {self.size}", "size")
         check_layers(self.layers)
+        check_colour_tolerance(self.colour_tolerance)
+        if not (isinstance(self.min_visible, (int, float)) and 0.0 <= float(self.min_visible) < 1.0):
+            raise SettingsError(f"min_visible must be a fraction in [0, 1), got {self.min_visible!r}", "min_visible")
+        if not 0 <= self.settle <= 10:
+            raise SettingsError(f"settle must be between 0 and 10 passes, got {self.settle}", "settle")
         if not 0 <= self.refine <= 50:
             raise SettingsError(f"refine must be between 0 and 50 iterations, got {self.refine}", "refine")
         if not 2 <= self.max_frames <= 10_000:
@@ -346,12 +362,18 @@ def extract_plan(
     timings["strokes_s"] = time.perf_counter() - t0
 
     t0 = time.perf_counter()
-    paints, labels_p = make_palette(np.array([r[2] for r in raw], np.uint8), settings.palette, settings.seed)
     layer_of = [0] * len(raw)
     if layer_map is not None:
         for k, (pts, *_rest) in enumerate(raw):
             ij = np.clip(np.floor(pts).astype(np.int64), 0, [w - 1, h - 1])
             layer_of[k] = int(np.bincount(layer_map[ij[:, 1], ij[:, 0]]).argmax())
+    settled = None
+    if raw and (settings.colour_tolerance is not None or settings.min_visible > 0):
+        picture = work if image is not None else _resize(process.frames[-1], wh, cv2.INTER_AREA)
+        raw, layer_of, settled = _settle(raw, layer_of, picture, widths_px, bgf, settings, progress)
+        timings["settle_s"] = time.perf_counter() - t0
+        t0 = time.perf_counter()
+    paints, labels_p = make_palette(np.array([r[2] for r in raw], np.uint8).reshape(-1, 3), settings.palette, settings.seed)
     frames_meta = {
         "read": int(process.source_frames),
         "used": int(len(process.frames) - process.prepended_blank),
@@ -360,7 +382,7 @@ def extract_plan(
         "reversed": bool(process.reversed),
         "background": list(bg),
     }
-    plan_meta = provenance(engine, settings, settings.seed, working_px=[w, h], frames=frames_meta)
+    plan_meta = provenance(engine, settings, settings.seed, working_px=[w, h], frames=frames_meta, **({"pruning": settled.to_json()} if settled is not None else {}))
     plan_meta.update(meta or {})
     if source_sha256:
         plan_meta["source_sha256"] = source_sha256
@@ -380,6 +402,81 @@ def extract_plan(
     timings["plan_s"] = time.perf_counter() - t0
     log.info("extracted %d strokes from %d frames", len(plan.strokes), n_steps + 1)
     return ExtractResult(plan=plan, image=work, process=process, changes=changes, depth=depth, timings=timings)
+
+
+def _settle(raw: list, layer_of: list[int], picture: np.ndarray, widths_px: Sequence[float], bg: np.ndarray, settings: ExtractSettings, progress: Progress):
+    """The extracted strokes made a painter's process, as the teacher's are: honest
+    colours (within ``settings.colour_tolerance`` CIEDE2000 of the picture under each
+    stroke) and none (almost) hidden (:func:`animatepainter.planner.teacher.prune.drop_and_heal`:
+    the hidden ones dropped last to first, the gaps they leave closed by the teacher's
+    refinement against ``picture`` with the extractor's brushes). Steps and layers stay
+    each stroke's own; nothing is added, so a plan can only get fewer strokes.
+
+    Returns ``(raw, layer_of, report)`` in the same form as given."""
+    from dataclasses import dataclass
+
+    from animatepainter.planner.process import footprint_means, honest_colour, pack_strokes
+    from animatepainter.planner.teacher.prune import FRAGILE_VISIBLE, GUARD_MIN, PruneReport, drop_and_heal
+    from animatepainter.planner.teacher.refine import RefineSettings, refine_strokes
+    from animatepainter.planner.teacher.sbr import FittedStroke
+
+    @dataclass
+    class _Stroke(FittedStroke):
+        step: int = 0
+
+    target = np.asarray(picture, np.float32) / 255.0
+    strokes = [_Stroke(np.asarray(p, np.float64), float(widths_px[b]), np.asarray(c, np.uint8), int(k), int(b), 0.0, int(t)) for (p, b, c, t), k in zip(raw, layer_of)]
+    tol = settings.colour_tolerance
+    if tol is not None:
+        pts, off, wd = pack_strokes([s.points for s in strokes], [s.width for s in strokes])
+        ref = footprint_means(target, pts, off, wd)
+        for s, r in zip(strokes, ref):
+            s.rgb = honest_colour(s.rgb.astype(np.float64) / 255.0, r, tol)
+    report = PruneReport()
+    if settings.min_visible > 0:
+        with progress.stage("settle", max(settings.settle, 1)) as st:
+
+            def refine(ss: list, n: int, active: np.ndarray | None = None, guarded: bool = False) -> list:
+                rs = RefineSettings(passes=n, guard_visible=FRAGILE_VISIBLE if guarded else 0.0, guard_min=GUARD_MIN)
+                out, _ = refine_strokes(ss, target, bg, rs, None, True, st.advance if active is None else None, colour_tolerance=tol, active=active)
+                return out
+
+            strokes = drop_and_heal(strokes, target.shape[:2], settings.min_visible, refine if settings.settle else None, settings.settle, report=report)
+        lost = len(raw) - len(strokes)
+        if lost > 0:
+            # their budget goes to finishing touches that show: the finest brush over
+            # the finished canvas, where it still differs most from the picture
+            strokes, added = _finishing_touches(strokes, target, widths_px, bg, tol, lost, settings)
+            report.refilled += added
+        report.short = len(raw) - len(strokes)
+    out = [(s.points, int(s.level), np.asarray(s.rgb, np.uint8), int(s.step)) for s in strokes]
+    return out, [int(s.layer) for s in strokes], report
+
+
+def _finishing_touches(strokes: list, target: np.ndarray, widths_px: Sequence[float], bg: np.ndarray, tol: float | None, quota: int, settings: ExtractSettings) -> tuple[list, int]:
+    """Up to ``quota`` strokes of the finest brush fitted by the teacher's fitter
+    (:func:`animatepainter.planner.teacher.sbr.fit_groups`) on the canvas ``strokes``
+    paint, appended in the last step; each must show (later touches may not hide it:
+    what is still hidden at the end is dropped)."""
+    from dataclasses import replace
+
+    from animatepainter.planner.process import composite_range, pack_strokes
+    from animatepainter.planner.teacher.prune import prune_hidden
+    from animatepainter.planner.teacher.sbr import FitSettings, fit_groups
+
+    h, w = target.shape[:2]
+    pts, off, wd = pack_strokes([s.points for s in strokes], [s.width for s in strokes])
+    canvas = np.ascontiguousarray(np.broadcast_to(bg.reshape(1, 1, 3), (h, w, 3)), np.float32).copy()
+    composite_range(canvas, pts, off, wd, np.array([s.rgb for s in strokes], np.int64).reshape(-1, 3), 0, len(strokes))
+    widths = tuple(sorted({float(v) for v in widths_px}, reverse=True))
+    fs = FitSettings(widths_px=widths, fixed_widths=True, colour_tolerance=tol)
+    last = max((s.step for s in strokes), default=0)
+    found, _ = fit_groups(target, np.zeros((h, w), np.int32), canvas, [(0, len(widths) - 1, int(quota))], fs, seed=settings.seed)
+    layer = max((s.layer for s in strokes), default=0)
+    tmpl = strokes[-1] if strokes else None
+    new = [replace(tmpl, points=f.points, width=f.width, rgb=f.rgb, layer=layer, level=int(np.argmin(np.abs(np.asarray(widths_px) - f.width))), step=last) for f in found] if tmpl is not None else []
+    out = prune_hidden(strokes + new, (h, w), settings.min_visible)
+    return out, len(out) - len(strokes) if len(out) >= len(strokes) else 0
 
 
 def _close(mask: np.ndarray, px: int) -> np.ndarray:

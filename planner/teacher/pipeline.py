@@ -22,7 +22,7 @@ from animatepainter.planner.images import MIN_SIDE, load_depth, resize_long_side
 from animatepainter.planner.layers import check_layers, layer_map
 from animatepainter.planner.order import order_groups
 from animatepainter.planner.plan import StrokePlan
-from animatepainter.planner.process import DEFAULT_COLOUR_TOLERANCE, MIN_VISIBLE
+from animatepainter.planner.process import DEFAULT_COLOUR_TOLERANCE, MIN_VISIBLE, check_colour_tolerance
 from animatepainter.planner.progress import NULL_PROGRESS, Progress
 from animatepainter.planner.teacher.prune import FRAGILE_VISIBLE, GUARD_MIN, prune_and_refill
 from animatepainter.planner.teacher.refine import RefineSettings, refine_strokes
@@ -150,16 +150,6 @@ class PaintResult:
     depth: np.ndarray
     layers: np.ndarray
     timings: dict[str, float] = field(default_factory=dict)
-
-
-def check_colour_tolerance(tol: float | None, field: str = "colour_tolerance") -> None:
-    """Raise :class:`SettingsError` unless ``tol`` is ``None`` (off) or a finite bound of
-    at least 1 CIEDE2000 (8-bit colours cannot promise less: rounding alone moves a
-    colour by up to about 0.5)."""
-    if tol is None:
-        return
-    if isinstance(tol, bool) or not isinstance(tol, (int, float, np.floating, np.integer)) or not np.isfinite(tol) or not 1.0 <= float(tol) <= 100.0:
-        raise SettingsError(f"colour_tolerance must be a CIEDE2000 bound between 1 and 100 (or off), got {tol!r}", field)
 
 
 def brush_ladder(widths_px: Sequence[float], max_brushes: int) -> tuple[tuple[float, ...], tuple[float, ...]]:

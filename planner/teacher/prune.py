@@ -42,7 +42,7 @@ from animatepainter.planner.teacher.sbr import FitSettings, FittedStroke, _Fitte
 
 log = logging.getLogger(__name__)
 
-__all__ = ["PruneReport", "stroke_visibility", "prune_hidden", "prune_and_refill"]
+__all__ = ["PruneReport", "stroke_visibility", "prune_hidden", "prune_and_refill", "drop_and_heal"]
 
 #: strokes showing less than this share of themselves are fragile: refills do not
 #: paint over what shows of them (nor does the refinement that follows pruning)
@@ -173,22 +173,7 @@ def prune_and_refill(
             later = [i for i, g in enumerate(order) if g > (k, n_levels - 1)]
             order.insert(later[0] if later else len(order), (k, n_levels - 1))
 
-    # before a refinement, drop the fragile strokes too: the refinement closes the
-    # gaps they leave, where later it could only hide them
-    strokes, dropped = _drop(strokes, (h, w), max(min_visible, first_drop) if refine is not None else min_visible)
-    report.dropped += len(dropped)
-    if refine is not None and strokes:
-        strokes = refine(strokes, int(passes), None, False)
-        report.rounds += 1
-        for r in range(max(int(heal_rounds), 0) + 1):
-            strokes, dropped = _drop(strokes, (h, w), min_visible)
-            report.dropped += len(dropped)
-            if not dropped:
-                break
-            report.rounds += 1
-            # the first heal may hide strokes again (they are dropped and healed in
-            # the next rounds); the next ones are guarded, so the rounds end
-            strokes = refine(strokes, 2, _near(strokes, dropped), r >= free_heals)
+    strokes = drop_and_heal(strokes, (h, w), min_visible, refine, passes, heal_rounds, free_heals, first_drop, report)
     guides = None
     for _ in range(max(int(refills), 1)):
         have: dict[int, int] = {}
@@ -207,6 +192,44 @@ def prune_and_refill(
     report.short = start - len(strokes)
     log.debug("pruning: %d hidden dropped, %d refilled, %d short", report.dropped, report.refilled, report.short)
     return strokes, report
+
+
+def drop_and_heal(
+    strokes: Sequence[FittedStroke],
+    shape: tuple[int, int],
+    min_visible: float = MIN_VISIBLE,
+    refine: Callable[..., list[FittedStroke]] | None = None,
+    passes: int = 3,
+    heal_rounds: int = 3,
+    free_heals: int = 1,
+    first_drop: float = 0.15,
+    report: PruneReport | None = None,
+) -> list[FittedStroke]:
+    """Steps 1 and 2 of :func:`prune_and_refill`: drop the hidden strokes (with
+    ``refine``, those under ``first_drop`` too: the refinement closes the gaps they leave,
+    where later it could only hide them), refine every stroke, then up to
+    ``heal_rounds`` times drop what the refinement hid and refine the strokes around it
+    (the first ``free_heals`` of them unguarded, the rest guarded, so the rounds end).
+    Every stroke returned shows at least ``min_visible`` of itself (px strokes on a
+    raster of ``shape``). The extractor settles its strokes with it too."""
+    report = PruneReport() if report is None else report
+    strokes, dropped = _drop(list(strokes), shape, max(min_visible, first_drop) if refine is not None else min_visible)
+    report.dropped += len(dropped)
+    if refine is None or not strokes:
+        return strokes
+    strokes = refine(strokes, int(passes), None, False)
+    report.rounds += 1
+    for r in range(max(int(heal_rounds), 0) + 1):
+        strokes, dropped = _drop(strokes, shape, min_visible)
+        report.dropped += len(dropped)
+        if not dropped:
+            break
+        report.rounds += 1
+        strokes = refine(strokes, 2, _near(strokes, dropped), r >= free_heals)
+    if dropped:  # the last round's refinement was guarded, but check
+        strokes, dropped = _drop(strokes, shape, min_visible)
+        report.dropped += len(dropped)
+    return strokes
 
 
 def _drop(strokes: list[FittedStroke], shape: tuple[int, int], min_visible: float) -> tuple[list[FittedStroke], list[FittedStroke]]:
