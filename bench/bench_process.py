@@ -24,8 +24,10 @@ It prints one table per engine and setup and writes a contact sheet
 (``--sheet``, default ``bench_process.png``) with, per photograph, the previous and the
 new process side by side (six steps and the finished painting each).
 
+``--layers-timing`` prints instead ``paint``'s time by ``--layers`` (1, 3, 6, 12, auto).
+
 Run: ``python bench/bench_process.py [--quick] [--engines teacher,diffusion]
-[--setups default,machine] [--baseline REV]``.
+[--setups default,machine] [--baseline REV]`` or ``--layers-timing``.
 """
 
 from __future__ import annotations
@@ -170,7 +172,11 @@ def main() -> None:
     ap.add_argument("--timeout", type=float, default=1800.0, help="most seconds one paint may take")
     ap.add_argument("--sheet", default="bench_process.png", help="contact sheet to write (before | after per photograph)")
     ap.add_argument("--json", default=None, help="also write the figures as JSON here")
+    ap.add_argument("--layers-timing", action="store_true", help="only the time of --layers 1, 3, 6, 12 and auto (teacher, astronaut and chelsea)")
     args = ap.parse_args()
+    if args.layers_timing:
+        layers_timing(args.size, args.strokes, args.timeout)
+        return
     from animatepainter.planner.sheets import contact_sheet
 
     photos = args.photos.split(",") if args.photos else (QUICK if args.quick else PHOTOS)
@@ -215,6 +221,25 @@ def main() -> None:
         print(f"\ncontact sheet: {args.sheet} (rows: each photograph's process before, then after)")
     if args.json:
         Path(args.json).write_text(json.dumps(results, indent=1, default=float))
+
+
+def layers_timing(size: int, strokes: int, timeout: float, repeats: int = 2) -> None:
+    """``paint`` wall time by ``--layers`` (the fastest of ``repeats`` runs), and its ratio
+    to ``--layers 3`` (goal: 12 layers at most 1.5 times 3)."""
+    print(f"\n== --layers: paint wall time, {size} px, {strokes} strokes, fastest of {repeats}")
+    print(f"{'photo':<12}{'layers':>8}{'used':>6}{'wall s':>8}{'x layers 3':>11}{'PSNR':>7}")
+    with tempfile.TemporaryDirectory() as td:
+        tmp = Path(td)
+        for name in ("astronaut", "chelsea"):
+            src = tmp / f"{name}.png"
+            Image.fromarray(_photo(name)).save(src)
+            base = None
+            for k in ("3", "1", "6", "12", "auto"):
+                out = tmp / f"{name}-{k}"
+                sec = min(_paint(src, out, ["--size", str(size), "--strokes", str(strokes), "--layers", k, "--video-px", "64"], None, timeout) for _ in range(repeats))
+                rep = json.loads((out / "report.json").read_text())
+                base = sec if k == "3" else base
+                print(f"{name:<12}{k:>8}{rep.get('depth_layers', 0):>6}{sec:>8.1f}{sec / base:>11.2f}{rep['psnr_db']:>7.2f}", flush=True)
 
 
 def _summary(rows: dict) -> None:

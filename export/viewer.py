@@ -386,6 +386,7 @@ def viewer_data(
         "n_layers": n_layers,
         "n_levels": n_levels,
         "palette": {str(p.id): {"name": p.name, "rgb": list(p.rgb)} for p in plan.palette},
+        "brushes_mm": sorted({round(b.width_mm, 2) for b in plan.brushes}, reverse=True),
         "steps": _step_table(plan),
         "engine": plan.meta.get("engine"),
         "source": None,

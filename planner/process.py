@@ -56,6 +56,7 @@ __all__ = [
     "visible_after_pruning",
     "stroke_colour_errors",
     "process_figures",
+    "enforce_honesty",
     "step_plausibility",
     "budget_note",
     "process_report",
@@ -323,6 +324,14 @@ def honest_paints(palette: np.ndarray, ref: np.ndarray, tol: float) -> np.ndarra
 
 
 # -- strokes on a raster ------------------------------------------------------------
+@njit(cache=True, nogil=True, inline="always")
+def coverage(points, a, b, half, x, py):
+    """The renderer's coverage (float32 in [0, 1]) of pixel column ``x`` on the row whose
+    centre is at ``py`` by the polyline ``points[a:b]`` with ``half = width / 2 + 0.5``."""
+    al = half - np.float32(math.sqrt(polyline_d2(points, a, b, np.float32(x) + np.float32(0.5), py)))
+    return min(max(al, np.float32(0.0)), np.float32(1.0))
+
+
 def pack_strokes(points: Sequence[np.ndarray], widths: Sequence[float]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Strokes as the kernels take them: ``(points (N, 2) float64, pt_off (n + 1,) int64,
     widths (n,) float64)``, pixel units."""
@@ -333,11 +342,12 @@ def pack_strokes(points: Sequence[np.ndarray], widths: Sequence[float]) -> tuple
 
 
 @njit(cache=True, nogil=True)
-def footprint_mean(target, points, a, b, width, out):
+def footprint_mean(target, points, a, b, width, out, stride=1):
     """Coverage-weighted mean of ``target`` (float32 ``(H, W, 3)``) under the stroke
     ``points[a:b]`` of ``width`` px into ``out`` (float64 ``(3,)``); returns the
-    stroke's coverage sum (px). A stroke covering nothing gets the colour under its
-    first point."""
+    stroke's coverage sum (px; with ``stride > 1``, over every ``stride``-th row and
+    column only: an estimate, for wide strokes). A stroke covering nothing gets the
+    colour under its first point."""
     h, w = target.shape[0], target.shape[1]
     y0, y1, x0, x1 = polyline_box(points, a, b, width / 2.0 + 1.0, h, w)
     half = np.float32(width / 2.0 + 0.5)
@@ -345,14 +355,12 @@ def footprint_mean(target, points, a, b, width, out):
     s1 = 0.0
     s2 = 0.0
     sa = 0.0
-    for y in range(y0, y1):
+    for y in range(y0, y1, stride):
         py = np.float32(y) + np.float32(0.5)
-        for x in range(x0, x1):
-            al = half - np.float32(math.sqrt(polyline_d2(points, a, b, np.float32(x) + np.float32(0.5), py)))
+        for x in range(x0, x1, stride):
+            al = coverage(points, a, b, half, x, py)
             if al <= 0.0:
                 continue
-            if al > 1.0:
-                al = np.float32(1.0)
             s0 += al * target[y, x, 0]
             s1 += al * target[y, x, 1]
             s2 += al * target[y, x, 2]
@@ -371,26 +379,6 @@ def footprint_mean(target, points, a, b, width, out):
 
 
 @njit(cache=True, nogil=True)
-def footprint_sum1(values, points, a, b, width):
-    """Coverage-weighted sum of ``values`` (float32 ``(H, W)``) under the stroke
-    ``points[a:b]`` of ``width`` px."""
-    h, w = values.shape[0], values.shape[1]
-    y0, y1, x0, x1 = polyline_box(points, a, b, width / 2.0 + 1.0, h, w)
-    half = np.float32(width / 2.0 + 0.5)
-    s = 0.0
-    for y in range(y0, y1):
-        py = np.float32(y) + np.float32(0.5)
-        for x in range(x0, x1):
-            if values[y, x] == 0.0:
-                continue
-            al = half - np.float32(math.sqrt(polyline_d2(points, a, b, np.float32(x) + np.float32(0.5), py)))
-            if al <= 0.0:
-                continue
-            s += min(al, np.float32(1.0)) * values[y, x]
-    return s
-
-
-@njit(cache=True, nogil=True)
 def footprint_mean1(values, points, a, b, width):
     """Coverage-weighted mean of ``values`` (float32 ``(H, W)``) under the stroke
     ``points[a:b]`` of ``width`` px (0 for a stroke covering nothing)."""
@@ -402,11 +390,9 @@ def footprint_mean1(values, points, a, b, width):
     for y in range(y0, y1):
         py = np.float32(y) + np.float32(0.5)
         for x in range(x0, x1):
-            al = half - np.float32(math.sqrt(polyline_d2(points, a, b, np.float32(x) + np.float32(0.5), py)))
+            al = coverage(points, a, b, half, x, py)
             if al <= 0.0:
                 continue
-            if al > 1.0:
-                al = np.float32(1.0)
             s += al * values[y, x]
             sa += al
     return s / sa if sa > 0.0 else 0.0
@@ -450,11 +436,9 @@ def _visible(h, w, points, pt_off, widths, out, min_visible):
         for y in range(y0, y1):
             py = np.float32(y) + np.float32(0.5)
             for x in range(x0, x1):
-                al = half - np.float32(math.sqrt(polyline_d2(points, a, b, np.float32(x) + np.float32(0.5), py)))
+                al = coverage(points, a, b, half, x, py)
                 if al <= 0.0:
                     continue
-                if al > 1.0:
-                    al = np.float32(1.0)
                 sa += al
                 sv += al * tr[y, x]
         v = sv / sa if sa > 0.0 else 0.0
@@ -465,11 +449,9 @@ def _visible(h, w, points, pt_off, widths, out, min_visible):
         for y in range(y0, y1):
             py = np.float32(y) + np.float32(0.5)
             for x in range(x0, x1):
-                al = half - np.float32(math.sqrt(polyline_d2(points, a, b, np.float32(x) + np.float32(0.5), py)))
+                al = coverage(points, a, b, half, x, py)
                 if al <= 0.0:
                     continue
-                if al > 1.0:
-                    al = np.float32(1.0)
                 tr[y, x] *= np.float32(1.0) - al
 
 
@@ -578,6 +560,40 @@ def step_plausibility(plan: "StrokePlan", image: np.ndarray) -> list[float]:
     return out
 
 
+def enforce_honesty(strokes: Sequence, picture: np.ndarray, tol: float | None, palette: np.ndarray | None = None) -> int:
+    """Make every stroke's colour honest, exactly (the fitter checks an estimate for
+    wide strokes): a stroke farther than ``tol`` (CIEDE2000) from the picture's colour
+    under its footprint takes the nearest colour inside the bound toward it (with
+    ``palette``, uint8 ``(P, 3)``: the allowed paint nearest the picture's colour).
+
+    Args:
+        strokes: objects with ``points`` (px), ``width`` (px) and ``rgb`` (uint8
+            ``(3,)``, replaced in place).
+        picture: float32 ``(H, W, 3)`` in [0, 1].
+        tol: the bound; ``None``: nothing to do.
+
+    Returns:
+        how many strokes changed colour.
+    """
+    if tol is None or not len(strokes):
+        return 0
+    pts, off, wd = pack_strokes([s.points for s in strokes], [s.width for s in strokes])
+    ref = footprint_means(picture, pts, off, wd)
+    rgb = np.array([s.rgb for s in strokes], np.uint8).reshape(-1, 3)
+    de = delta_e2000(rgb, ref)
+    changed = 0
+    for i in np.flatnonzero(de > tol):
+        s = strokes[i]
+        if palette is None:
+            s.rgb = honest_colour(rgb[i].astype(np.float64) / 255.0, ref[i], tol)
+        else:
+            pal = np.asarray(palette, np.uint8).reshape(-1, 3)
+            ok = np.flatnonzero(honest_paints(pal, ref[i], tol))
+            s.rgb = pal[ok[int(np.argmin(delta_e2000(pal[ok], ref[i][None])))]].copy()
+        changed += 1
+    return changed
+
+
 def process_figures(plan: "StrokePlan", image: np.ndarray) -> dict[str, Any]:
     """The process figures of a plan (``report.json``'s ``process`` section).
 
@@ -636,11 +652,9 @@ def composite_range(canvas, points, pt_off, widths, rgbs, start, stop):
         for y in range(y0, y1):
             py = np.float32(y) + np.float32(0.5)
             for x in range(x0, x1):
-                al = half - np.float32(math.sqrt(polyline_d2(points, a, b, np.float32(x) + np.float32(0.5), py)))
+                al = coverage(points, a, b, half, x, py)
                 if al <= 0.0:
                     continue
-                if al > 1.0:
-                    al = np.float32(1.0)
                 canvas[y, x, 0] += al * (c0 - canvas[y, x, 0])
                 canvas[y, x, 1] += al * (c1 - canvas[y, x, 1])
                 canvas[y, x, 2] += al * (c2 - canvas[y, x, 2])
@@ -658,80 +672,11 @@ def transmittance_range(h, w, points, pt_off, widths, start, stop):
         for y in range(y0, y1):
             py = np.float32(y) + np.float32(0.5)
             for x in range(x0, x1):
-                al = half - np.float32(math.sqrt(polyline_d2(points, a, b, np.float32(x) + np.float32(0.5), py)))
+                al = coverage(points, a, b, half, x, py)
                 if al <= 0.0:
                     continue
-                if al > 1.0:
-                    al = np.float32(1.0)
                 tr[y, x] *= np.float32(1.0) - al
     return tr
-
-
-# -- who shows where: the fitter's guard against hiding strokes ---------------------------
-@njit(cache=True, nogil=True)
-def would_hide(owner, count, area, points, width, scale, min_share, scratch):
-    """Whether painting the stroke ``points`` (px of a picture shrunk by ``scale``;
-    ``width`` likewise) would leave an earlier stroke owning less than ``min_share``
-    of its area.
-
-    ``owner``: int64 ``(H, W)`` full-size px, the stroke on top (coverage > 1/2) at
-    each pixel, -1: none; ``count``: int64 ``(n,)`` pixels each stroke is on top of;
-    ``area``: float64 ``(n,)`` pixels each covered when painted; ``scratch``: int64
-    ``(n,)`` zeros (left as zeros)."""
-    h, w = owner.shape[0], owner.shape[1]
-    npt = points.shape[0]
-    pts = np.empty((npt, 2), np.float64)
-    for i in range(npt):
-        pts[i, 0] = points[i, 0] * scale
-        pts[i, 1] = points[i, 1] * scale
-    wd = width * scale
-    y0, y1, x0, x1 = polyline_box(pts, 0, npt, wd / 2.0 + 1.0, h, w)
-    half = np.float32(wd / 2.0 + 0.5)
-    hit = False
-    for y in range(y0, y1):
-        py = np.float32(y) + np.float32(0.5)
-        for x in range(x0, x1):
-            o = owner[y, x]
-            if o < 0:
-                continue
-            if half - np.float32(math.sqrt(polyline_d2(pts, 0, npt, np.float32(x) + np.float32(0.5), py))) > 0.5:
-                scratch[o] += 1
-    for y in range(y0, y1):
-        for x in range(x0, x1):
-            o = owner[y, x]
-            if o < 0 or scratch[o] == 0:
-                continue
-            if count[o] >= min_share * area[o] and count[o] - scratch[o] < min_share * area[o]:
-                hit = True
-            scratch[o] = 0
-    return hit
-
-
-@njit(cache=True, nogil=True)
-def claim(owner, count, area, idx, points, width, scale):
-    """Record stroke ``idx`` (``points``, ``width`` as in :func:`would_hide`) as painted:
-    it is on top wherever its coverage exceeds 1/2."""
-    h, w = owner.shape[0], owner.shape[1]
-    npt = points.shape[0]
-    pts = np.empty((npt, 2), np.float64)
-    for i in range(npt):
-        pts[i, 0] = points[i, 0] * scale
-        pts[i, 1] = points[i, 1] * scale
-    wd = width * scale
-    y0, y1, x0, x1 = polyline_box(pts, 0, npt, wd / 2.0 + 1.0, h, w)
-    half = np.float32(wd / 2.0 + 0.5)
-    n = 0
-    for y in range(y0, y1):
-        py = np.float32(y) + np.float32(0.5)
-        for x in range(x0, x1):
-            if half - np.float32(math.sqrt(polyline_d2(pts, 0, npt, np.float32(x) + np.float32(0.5), py))) > 0.5:
-                o = owner[y, x]
-                if o >= 0:
-                    count[o] -= 1
-                owner[y, x] = idx
-                n += 1
-    count[idx] = n
-    area[idx] = n
 
 
 @njit(cache=True, nogil=True)
@@ -760,7 +705,7 @@ def take_from_fragile(guard, share, slack, limit, points, width, scale, take, hi
             g = guard[y, x]
             if g < 0 or g >= limit:
                 continue
-            al = half - np.float32(math.sqrt(polyline_d2(pts, 0, npt, np.float32(x) + np.float32(0.5), py)))
+            al = coverage(pts, 0, npt, half, x, py)
             if al <= 0.0:
                 continue
             if take[g] == 0.0:

@@ -213,7 +213,9 @@ def test_bad_limits_name_the_setting(tubes):
 def test_colour_science_leaves_no_matplotlib_stand_in():
     import importlib.util
 
-    mixing._colour()
+    from animatepainter.planner.colors import colour_science
+
+    colour_science()
     assert not any(type(m).__name__ == "MagicMock" for n, m in sys.modules.items() if n.split(".")[0] in ("matplotlib", "mpl_toolkits", "cycler"))
     try:
         importlib.util.find_spec("matplotlib")  # what transformers does; raised ValueError with the stand-in
@@ -457,3 +459,29 @@ def test_bad_recipes_in_a_profile_are_one_line_errors(tmp_path, change, field, p
     from animatepainter.planner.machine.profile import load_profile
 
     expect_one_line_error(load_profile, tmp_path / "arm.toml", ARM, change, f"{field}: ", problem)
+
+
+def test_paint_with_tubes_keeps_the_palette_mixable(tmp_path, rgb_png, capsys):
+    """``paint --tubes``: every paint is a colour the set mixes, with its recipe in the
+    plan's meta and report.json; a machine's paints get recipes as they are."""
+    import json
+
+    from conftest import run_cli
+
+    code, _, err = run_cli(["paint", rgb_png, "-o", tmp_path / "o", "--strokes", "100", "--size", "48", "--tubes", "student-acrylic", "-q"], capsys)
+    assert code == 0, err
+    plan = json.loads((tmp_path / "o" / "plan.json").read_text())
+    rep = json.loads((tmp_path / "o" / "report.json").read_text())
+    mixing = plan["meta"]["mixing"]
+    assert rep["mixing"] == mixing and mixing["tubes"] == "student-acrylic"
+    by_id = {r["paint"]: r for r in mixing["recipes"]}
+    for p in plan["palette"]:
+        r = by_id[p["id"]]
+        assert 1 <= len(r["parts"]) <= 3 and r["delta_e2000"] < 1.0, r  # the paint is what its recipe mixes
+    code, _, err = run_cli(["paint", rgb_png, "-o", tmp_path / "m", "--strokes", "80", "--size", "48", "--machine", "painting-arm", "--tubes", "student-acrylic", "-q"], capsys)
+    assert code == 0, err
+    plan = json.loads((tmp_path / "m" / "plan.json").read_text())
+    assert [r["paint"] for r in plan["meta"]["mixing"]["recipes"]] == [p["id"] for p in plan["palette"]]
+    code, _, err = run_cli(["paint", rgb_png, "-o", tmp_path / "x", "--tubes", "no-such-set"], capsys)
+    assert code == 2 and err.startswith("error: ") and len(err.strip().splitlines()) == 1, err
+    assert not (tmp_path / "x").exists()

@@ -201,7 +201,10 @@ def test_process_figures_of_a_plan(small_result):
     assert f["colour_error"]["share_above_20"] <= f["colour_error"]["share_above_10"]
     assert f["n_brush_widths"] == len(f["brush_widths_mm"]) <= 8
     assert len(f["steps_psnr_db"]) == small_result.plan.n_steps
-    assert f["hidden_share"] == 0.0
+    # unrefined (refine=0): pruning is off by default, and the figure says what shows
+    assert small_result.plan.meta.get("pruning") is None
+    share = float(np.mean(_visibility(small_result.plan, small_result.image) < MIN_VISIBLE))
+    assert share > 0 and f["hidden_share"] == pytest.approx(share, abs=1e-4)
 
 
 def test_paint_report_has_the_process_figures(tmp_path, rgb_png, capsys):

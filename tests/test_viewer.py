@@ -117,6 +117,7 @@ def test_embedded_strokes_are_the_plan(viewer_file: Path, paint_dir: Path) -> No
         assert tuple(rgb[i]) == tuple(st.rgb) and layer[i] == st.layer
         assert abs(width[i] - st.width_mm) < 1e-4
     assert [x["end"] for x in d["steps"]] == step_ends(plan)
+    assert d["brushes_mm"] == sorted({round(b.width_mm, 2) for b in plan.brushes}, reverse=True) and len(d["brushes_mm"]) <= 8
     assert sum(sum(c for _, c in x["paints"]) for x in d["steps"]) == len(plan.strokes)
     assert d["done"][0] == 0.0 and d["done"][-1] == 1.0 and len(d["done"]) == plan.n_steps + 1
     assert d["source"].startswith("data:image/jpeg;base64,") and d["depth"].startswith("data:image/png;base64,")
@@ -287,6 +288,7 @@ def test_browser_slider_draws_the_plan(browser, viewer_file: Path, paint_dir: Pa
     assert blank.shape[1] > 300 and blank.shape[0] > 200
     assert np.abs(blank.astype(int) - np.array(plan.canvas.background)).max() <= 1
     assert "Blank canvas" in v.page.inner_text("#cap-main")
+    assert f"{len(plan.brushes)} brushes (" in v.page.inner_text("#cap-sub")
 
     v.slide(150)
     mid = v.canvas()

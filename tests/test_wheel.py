@@ -49,6 +49,11 @@ def test_wheel_has_one_top_level_package(wheel):
         "animatepainter/model/checkpoints/small/unet/diffusion_pytorch_model.safetensors",
         "animatepainter/model/checkpoints/small/MODEL_CARD.md",
         "animatepainter/planner/machine/profiles/sim-arm.toml",
+        "animatepainter/planner/machine/tubes/student-acrylic.toml",
+        "animatepainter/planner/schema/tubes-1.schema.json",
+        "animatepainter/planner/process.py",
+        "animatepainter/export/lesson.py",
+        "animatepainter/cli/vpype_plugin.py",
         "animatepainter/planner/rig/register.py",
         "animatepainter/export/ros/interfaces/painter_msgs/srv/Replan.srv",
     ):

@@ -38,7 +38,7 @@ import numpy as np
 
 from animatepainter.planner.render import stroke_bbox
 from animatepainter.planner.errors import SettingsError
-from animatepainter.planner.process import allowed_paints, claim, clamp_colour, footprint_mean, footprint_mean1, take_from_fragile, would_hide
+from animatepainter.planner.process import allowed_paints, clamp_colour, footprint_mean, footprint_mean1, take_from_fragile
 from animatepainter.planner.teacher.kernels import available_cores, block_sums, paint_polyline, score_candidates, set_threads, touched_near, update_block_sums
 
 log = logging.getLogger(__name__)
@@ -81,9 +81,9 @@ class FitSettings:
             nearest the picture's colour there). ``None``: any colour.
         brush_px: a brush set: the only widths strokes may take (px), when given
             (``widths_px`` must then be among them); else see ``fixed_widths``.
-        guard_hidden: no stroke is placed that would leave an earlier one on top of
-            less than this share of the pixels it covered (so strokes do not end
-            hidden under later ones; 0 = off).
+        min_gain_px: the least error a stroke must remove per pixel it paints
+            (squared RGB in [0, 1]) besides ``min_gain``: strokes go where they change
+            the picture, not over what is already right; 0 = off.
     """
 
     budget: int = 2000
@@ -98,7 +98,6 @@ class FitSettings:
     fixed_widths: bool = False
     colour_tolerance: float | None = None
     brush_px: tuple[float, ...] | None = None
-    guard_hidden: float = 0.0
     min_gain_px: float = 0.0
 
     def allowed_widths(self) -> tuple[float, ...] | None:
@@ -182,37 +181,6 @@ def _orientation(target: np.ndarray, sigma: float) -> tuple[np.ndarray, np.ndarr
     return np.cos(theta).astype(np.float32), np.sin(theta).astype(np.float32)
 
 
-class Ownership:
-    """Which stroke is on top where (full-size px), so that the fitter does not place a
-    stroke that would leave an earlier one (almost) hidden (see
-    :func:`animatepainter.planner.process.would_hide`)."""
-
-    def __init__(self, h: int, w: int, capacity: int, min_share: float):
-        self.owner = np.full((h, w), -1, np.int64)
-        self.count = np.zeros(capacity, np.int64)
-        self.area = np.zeros(capacity, np.float64)
-        self.scratch = np.zeros(capacity, np.int64)
-        self.min_share = float(min_share)
-        self.n = 0
-
-    def hides(self, points: np.ndarray, width: float, scale: int) -> bool:
-        if self.n >= len(self.count):
-            self._grow()
-        return bool(would_hide(self.owner, self.count, self.area, np.ascontiguousarray(points, np.float64), float(width), float(scale), self.min_share, self.scratch))
-
-    def add(self, points: np.ndarray, width: float, scale: int) -> None:
-        if self.n >= len(self.count):
-            self._grow()
-        claim(self.owner, self.count, self.area, self.n, np.ascontiguousarray(points, np.float64), float(width), float(scale))
-        self.n += 1
-
-    def _grow(self) -> None:
-        m = max(len(self.count), 16)
-        self.count = np.concatenate([self.count, np.zeros(m, np.int64)])
-        self.area = np.concatenate([self.area, np.zeros(m, np.float64)])
-        self.scratch = np.zeros(len(self.count), np.int64)
-
-
 class _Fitter:
     """State of one fitting run (canvas, target, error), shared by the groups."""
 
@@ -239,9 +207,8 @@ class _Fitter:
         # slack, the number of strokes before the new ones; see
         # .refine.fragile_guard): a new stroke may not hide one of them
         self.guard: tuple | None = None
-        # and the fit: who is on top where (full-size px), with this picture's scale
-        self.owners: Ownership | None = None
-        self.owner_scale = 1
+        # the power of two this fitter's picture is shrunk by (full-size px: 1)
+        self.px_scale = 1
         self.palette = None if palette is None else np.asarray(palette, np.uint8).reshape(-1, 3)
         self.palette_f = None if palette is None else self.palette.astype(np.float64) / 255.0
         self.h, self.w = target.shape[:2]
@@ -281,7 +248,7 @@ class _Fitter:
         """Whether painting ``sub`` (``width`` px, this fitter's scale) leaves every
         stroke of :attr:`guard` showing enough; if so, its takes are booked."""
         guard, share, slack, limit, take, hit = self.guard
-        return bool(take_from_fragile(guard, share, slack, int(limit), np.ascontiguousarray(sub, np.float64), float(width), float(self.owner_scale), take, hit, True))
+        return bool(take_from_fragile(guard, share, slack, int(limit), np.ascontiguousarray(sub, np.float64), float(width), float(self.px_scale), take, hit, True))
 
     def honest(self, sub: np.ndarray, width: float, rgb: np.ndarray, gain: float, weight: np.ndarray, blocks: np.ndarray | None, scale: int) -> tuple[np.ndarray, float]:
         """The stroke ``sub`` (float64 ``(n, 2)`` px) of ``width`` px with its best colour
@@ -293,7 +260,9 @@ class _Fitter:
         if self.tol is None:
             return rgb, gain
         ref = np.empty(3, np.float64)
-        footprint_mean(self.picture, sub, 0, len(sub), float(width), ref)
+        # an estimate for wide strokes (every few pixels: the plan is made exactly
+        # honest at the end, see planner.process.enforce_honesty)
+        footprint_mean(self.picture, sub, 0, len(sub), float(width), ref, max(int(width / 6.0), 1))
         var = [[(0, max(len(sub) - 1, 1), float(width))]]
         if self.palette is None:
             out = np.empty(3, np.float64)
@@ -316,7 +285,7 @@ class _Fitter:
         paint_polyline(self.canvas, points, width, rgb, self.painted, self.err, self.touched, self.target)
 
     # -- candidates --------------------------------------------------------------
-    def seeds(self, seed_mask: np.ndarray, width: float, n: int, taken: np.ndarray) -> np.ndarray:
+    def seeds(self, seed_mask: np.ndarray, width: float, n: int, taken: np.ndarray, min_err: float = 0.0) -> np.ndarray:
         """Up to ``n`` seed pixels ``(x, y)`` (float, pixel centres) at error maxima
         inside ``seed_mask`` (float32 ``(H, W)``, 1 where strokes may start)."""
         err = self.err * seed_mask
@@ -325,7 +294,9 @@ class _Fitter:
         blur[taken] = 0.0
         win = max(int(round(width)), 3) | 1
         peak = cv2.dilate(blur, np.ones((win, win), np.uint8))
-        cand = (blur >= peak) & (blur > 1e-6)
+        # (a stroke removes at most the error under it: where the mean error is under
+        # min_err, no stroke can pay min_err per pixel)
+        cand = (blur >= peak) & (blur > max(1e-6, min_err))
         ys, xs = np.nonzero(cand)
         if len(ys) == 0:
             return np.zeros((0, 2), np.float64)
@@ -483,8 +454,6 @@ def _fit_strokes(target, layers, n_layers, settings, background, seed, progress)
         raise ValueError("level_share and widths_px must have the same length")
     rng = np.random.default_rng(seed)
     fit = _Fitter(target, np.asarray(background, np.float32), rng, settings.palette, tol=settings.colour_tolerance)
-    if settings.guard_hidden > 0:
-        fit.owners = Ownership(h, w, settings.budget + 16, settings.guard_hidden)
 
     # layer budgets: proportional to each layer's area-weighted detail
     grad = cv2.Laplacian(cv2.cvtColor(target, cv2.COLOR_RGB2GRAY), cv2.CV_32F)
@@ -564,8 +533,7 @@ def _fit_level(fit: "_Fitter", guides: _Guides, layers: np.ndarray, k: int, lvl:
     small = _Fitter(small_target, np.asarray(background, np.float32), rng, settings.palette, canvas=_shrink(fit.canvas, sc), picture=guides.shrunk[sc], tol=fit.tol)
     if fit.shown is not None:
         small.shown, small.min_shown = _shrink(fit.shown, sc), fit.min_shown
-    small.guard, small.owner_scale = fit.guard, sc
-    small.owners = fit.owners
+    small.guard, small.px_scale = fit.guard, sc
     found: list[FittedStroke] = []
     used = _fit_group(small, _shrink(weight, sc), _shrink(sm, sc), wd / sc, guides.blurs[lvl], guides.dirs[lvl], quota, settings, k, lvl, found, progress, sc)
     for st in found:  # to full size, painted on the full canvas in order
@@ -686,7 +654,7 @@ def _fit_group(fit: _Fitter, weight: np.ndarray, seed_mask: np.ndarray, width: f
     blocks = block_sums(fit.canvas, fit.target, weight, scale) if scale > 1 else None
     stale = 0
     while used < quota:
-        seeds = fit.seeds(seed_mask, width, min(batch, (quota - used) * OVERSAMPLE), taken)
+        seeds = fit.seeds(seed_mask, width, min(batch, (quota - used) * OVERSAMPLE), taken, settings.min_gain_px)
         if len(seeds) == 0:
             break
         cands = fit.grow(seeds, width, blur_t, dirs, max_len, settings.color_tol)
@@ -725,23 +693,6 @@ def _fit_group(fit: _Fitter, weight: np.ndarray, seed_mask: np.ndarray, width: f
             if fit.guard is not None and not fit.guard_ok(sub, wd):
                 taken[int(seeds[k][1]), int(seeds[k][0])] = True
                 continue
-            if fit.owners is not None:
-                if fit.owners.hides(sub, wd, fit.owner_scale):
-                    # the best of the variants that hide nothing, if any is worth it
-                    ok_vars = [vv for vv in variants[k] if not fit.owners.hides(cands[k][vv[0] : vv[1] + 1], vv[2], fit.owner_scale)]
-                    g2 = -np.inf
-                    if ok_vars:
-                        g2a, c2a, v2a, _ = fit.score([cands[k]], [ok_vars], weight, parallel=False, blocks=blocks, scale=scale)
-                        if v2a[0] >= 0:
-                            g2, c, (i, j, wd) = float(g2a[0]), c2a[0], ok_vars[int(v2a[0])]
-                            sub = cands[k][i : j + 1]
-                            if fit.tol is not None:
-                                c, g2 = fit.honest(sub, wd, c, g2, weight, blocks, scale)
-                    if g2 <= settings.min_gain:
-                        taken[int(seeds[k][1]), int(seeds[k][0])] = True
-                        continue
-                    g = g2
-                fit.owners.add(sub, wd, fit.owner_scale)
             fit.apply(sub, wd, c)
             if blocks is not None:
                 update_block_sums(blocks, fit.canvas, fit.target, weight, scale, stroke_bbox(sub, wd, (fit.h, fit.w)))
