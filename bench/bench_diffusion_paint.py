@@ -6,6 +6,9 @@ checkpoint (default: the bundled ``small`` and ``tiny``):
 
   * PSNR / SSIM of the plan's render against the image (report.json's figures),
   * strokes in the plan and the process steps they were extracted from,
+  * the process figures (report.json's ``process``): the share of strokes less than
+    5 % visible in the end, and of strokes more than 10 and 20 CIEDE2000 from the
+    picture's colour under them,
   * wall time of the whole ``paint`` command run in-process (imports excluded) and its
     diffusion (``diffuse_s``) and extraction (``strokes_s``) stages;
 
@@ -77,9 +80,9 @@ def main() -> None:
     ckpts = dict(c.split("=", 1) for c in args.ckpt) if args.ckpt else {"small": str(default_checkpoint("small")), "tiny": str(default_checkpoint("tiny"))}
     names = [n.strip() for n in args.images.split(",") if n.strip()]
     print(f"paint --engine diffusion, {args.size} px, --strokes {args.strokes} (cap), --sample-steps {args.sample_steps}, -j {args.jobs}, torch threads {args.threads}")
-    head = "| image | engine / ckpt | PSNR dB | SSIM | strokes | steps | paint s | diffuse s | strokes s |"
+    head = "| image | engine / ckpt | PSNR dB | SSIM | strokes | steps | hidden | > 10 dE | > 20 dE | paint s | diffuse s | strokes s |"
     print(head)
-    print("|---|---|---:|---:|---:|---:|---:|---:|---:|")
+    print("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
     res: dict[tuple[str, str], dict] = {}
     with tempfile.TemporaryDirectory() as td:
         tmp = Path(td)
@@ -93,8 +96,11 @@ def main() -> None:
                 rep = run_paint(src, tmp / f"{name}-{label.replace(' / ', '-')}", args, extra)
                 res[(name, label)] = rep
                 w = rep.get("wall_time_s", {})
+                pr = rep.get("process", {})
+                ce = pr.get("colour_error", {})
                 print(
-                    f"| {name} | {label} | {rep['psnr_db']:.2f} | {rep['ssim']:.3f} | {rep['strokes']} | {rep['steps']} | {rep['wall_s']:.1f} "
+                    f"| {name} | {label} | {rep['psnr_db']:.2f} | {rep['ssim']:.3f} | {rep['strokes']} | {rep['steps']} "
+                    f"| {pr.get('hidden_share', float('nan')):.3f} | {ce.get('share_above_10', float('nan')):.3f} | {ce.get('share_above_20', float('nan')):.3f} | {rep['wall_s']:.1f} "
                     f"| {w.get('diffuse_s', float('nan')):.2f} | {w.get('strokes_s', float('nan')):.1f} |",
                     flush=True,
                 )
