@@ -39,6 +39,8 @@ def extract(
     depth_backend: str = typer.Option("prior", "--depth-backend", help="Depth estimator when --depth is not given, run on the finished picture (--image, else the last frame): 'prior' (offline cue-based default), 'transformers' (needs --depth-model) or 'none' (every stroke on layer 0). Layers only label strokes; the order is the frames'."),
     depth_model: Optional[Path] = typer.Option(None, "--depth-model", help="Local directory of a transformers depth model (Depth Anything / DPT), for --depth-backend transformers. Nothing is downloaded."),
     layers: str = typer.Option("auto", "--layers", help="Depth layers when --depth is given (count, 1..16), or 'auto': as many as the depth map has planes (at most 12)."),
+    colour_tolerance: str = typer.Option("off", "--colour-tolerance", help="Honest colours: the most a stroke's colour may differ from the picture's colour under it (CIEDE2000, 1..100; the picture is --image, else the last frame), or 'off' (default: the plan follows the frames)."),
+    min_visible: float = typer.Option(0.0, "--min-visible", help="Drop strokes showing less than this share of themselves in the finished painting, heal the gaps and spend their budget on finishing touches that show (fraction, 0..1; 0, the default, keeps every stroke: the plan follows the frames step by step)."),
     background: str = typer.Option("auto", "--background", help="Blank canvas colour as R,G,B (0..255) or #rrggbb; 'auto' reads it from the frames."),
     reverse: bool = typer.Option(False, "--reverse", help="Play the frames backwards: for an erasure video, or one that runs from finished to blank."),
     threshold: float = typer.Option(3.0, "--threshold", help="Smallest colour change between frames that counts as paint (CIELAB Delta E, 0.5..100); raised automatically on noisy frames."),
@@ -57,7 +59,7 @@ def extract(
     from animatepainter.export.video import write_png
 
     from animatepainter.planner.atomic import OutputDir, check_writable_dir
-    from animatepainter.cli.ui import RichProgress, console_print, parse_layers
+    from animatepainter.cli.ui import RichProgress, console_print, parse_layers, parse_tolerance
     from animatepainter.planner.colors import parse_rgb
     from animatepainter.planner.depth import BACKENDS
     from animatepainter.planner.errors import SettingsError
@@ -78,6 +80,8 @@ def extract(
         refine=refine,
         size=size,
         layers=parse_layers(layers),
+        colour_tolerance=parse_tolerance(colour_tolerance),
+        min_visible=min_visible,
         seed=seed,
         max_frames=max_frames,
     )

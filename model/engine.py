@@ -91,6 +91,7 @@ def plan_with_diffusion(
 
     from animatepainter.planner.extract import ExtractSettings, extract_plan
     from animatepainter.planner.layers import layer_map
+    from animatepainter.planner.process import MIN_VISIBLE
 
     settings.check()
     options.check()
@@ -115,6 +116,9 @@ def plan_with_diffusion(
         background=tuple(settings.background),
         layers=settings.layers,
         seed=settings.seed,
+        # a painter's process, as the teacher's: honest colours, no hidden strokes
+        colour_tolerance=settings.colour_tolerance,
+        min_visible=MIN_VISIBLE if settings.min_visible is None else float(settings.min_visible),
     )
     meta = {
         "diffuser": {

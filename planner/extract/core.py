@@ -47,7 +47,7 @@ from animatepainter.planner.assemble import assemble_plan, canvas_for, check_bac
 from animatepainter.planner.errors import InputError, SettingsError
 from animatepainter.planner.images import MIN_SIDE, resize_long_side
 from animatepainter.planner.layers import check_layers
-from animatepainter.planner.process import DEFAULT_COLOUR_TOLERANCE, MIN_VISIBLE, check_colour_tolerance
+from animatepainter.planner.process import check_colour_tolerance
 from animatepainter.planner.order import order_groups
 from animatepainter.planner.plan import StrokePlan
 from animatepainter.planner.progress import NULL_PROGRESS, Progress
@@ -103,9 +103,13 @@ class ExtractSettings:
             0: paths stay on the whole-pixel outlines they were traced from).
         colour_tolerance: honest colours: the most a stroke's colour may differ from
             the picture's colour under it (CIEDE2000, 1..100; the picture is the target
-            image when one is given, else the last frame); ``None``: off.
+            image when one is given, else the last frame); ``None`` (default): off, the
+            plan follows the frames. The diffusion engine sets it, as the teacher's
+            default (:data:`~animatepainter.planner.process.DEFAULT_COLOUR_TOLERANCE`).
         min_visible: strokes showing less than this share of themselves in the
-            finished painting are dropped (0 = keep all; see :func:`_settle`).
+            finished painting are dropped, the gaps healed and their budget spent on
+            finishing touches (see :func:`_settle`); 0 (default): keep all, the plan
+            follows the frames step by step. The diffusion engine sets 0.05.
         settle: passes of the refinement that closes the gaps dropped strokes leave
             (0..10).
     """
@@ -127,8 +131,8 @@ class ExtractSettings:
     seed: int = 0
     max_frames: int = 200
     refine: int = 6
-    colour_tolerance: float | None = DEFAULT_COLOUR_TOLERANCE
-    min_visible: float = MIN_VISIBLE
+    colour_tolerance: float | None = None
+    min_visible: float = 0.0
     settle: int = 2
 
     def check(self) -> None:
