@@ -435,6 +435,29 @@ def insert_actions(strokes: Sequence[Stroke], profile: MachineProfile) -> list[S
 # -- the whole transformation ----------------------------------------------------------
 
 
+#: a piece showing less than this share of itself keeps its place among same-paint strokes
+FRAGILE_SHARE = 0.3
+
+
+def _fragile(plan: StrokePlan, lines: list[np.ndarray], widths_mm: list[float]) -> np.ndarray | None:
+    """For a plan made without hidden strokes (``meta["pruning"]``): which pieces (mm, in
+    plan order) show less than :data:`FRAGILE_SHARE` of themselves, so that the machine's
+    order does not hide them under a stroke of the same paint; ``None`` otherwise."""
+    if plan.meta.get("pruning") is None or not lines:
+        return None
+    from animatepainter.planner.process import pack_strokes, visible_fractions
+
+    c = plan.canvas
+    bx, by, bw, bh = c.image_box_mm
+    iw, ih = c.image_px
+    if iw <= 0 or bw <= 0:
+        return None
+    s = iw / bw
+    pts = [(np.asarray(q, np.float64) - (bx, by)) * s for q in lines]
+    vis = visible_fractions((ih, iw), *pack_strokes(pts, [w * s for w in widths_mm]))
+    return vis < FRAGILE_SHARE
+
+
 def apply_machine(
     plan: StrokePlan,
     profile: MachineProfile,
@@ -521,7 +544,7 @@ def apply_machine(
         if objective not in ("time", "travel"):
             raise ValueError(f"objective must be 'time' or 'travel', not {objective!r}")
         switch_mm = switch_s * m.travel_speed_mm_s if objective == "time" else 0.0
-        order, flips = order_for_machine(lines, pw, prgb, tools, runs, fringe, switch_mm, None, progress)
+        order, flips = order_for_machine(lines, pw, prgb, tools, runs, fringe, switch_mm, None, progress, _fragile(plan, lines, pw))
     else:
         order, flips = list(range(len(pieces))), [False] * len(pieces)
     # steps: each run keeps its multiset of steps, sorted, so steps never decrease

@@ -123,6 +123,7 @@ def order_for_machine(
     switch_mm: float = math.inf,
     start: np.ndarray | None = None,
     progress: Progress = NULL_PROGRESS,
+    fragile: np.ndarray | None = None,
 ) -> tuple[list[int], list[bool]]:
     """Order strokes inside each run, keeping the render exact.
 
@@ -138,6 +139,9 @@ def order_for_machine(
         switch_mm: a tool change is worth this much pen-up travel, mm (``inf``: keep
             the tool whenever possible; 0: ignore tools, travel only).
         start: pen position before the first stroke, mm.
+        fragile: bool ``(n,)``: strokes that show little of themselves; overlapping
+            strokes of the same colour keep their relative order too where one of them
+            is fragile (swapped, it could end hidden under the other).
 
     Returns:
         ``(order, reversed)``: indices into ``polylines`` and whether each is painted
@@ -160,6 +164,9 @@ def order_for_machine(
             if len(pairs):
                 c = colors[idx]
                 keep = (c[pairs[:, 0]] != c[pairs[:, 1]]).any(axis=1)
+                if fragile is not None:
+                    fr = np.asarray(fragile, bool)[idx]
+                    keep |= fr[pairs[:, 0]] | fr[pairs[:, 1]]
                 pairs = pairs[keep]
             firsts = np.array([p[0] for p in lines])
             lasts = np.array([p[-1] for p in lines])

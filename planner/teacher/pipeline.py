@@ -385,7 +385,9 @@ def plan_painting(
         fixed_widths=bool(settings.brush_widths_mm),
         colour_tolerance=tol,
         brush_px=ladder,
-        min_gain_px=MIN_GAIN_PX if min_visible > 0 else 0.0,
+        # (with a machine's few paints a stroke rarely matches the picture closely enough
+        # to pay that much per pixel: the bar would stop the fit early)
+        min_gain_px=MIN_GAIN_PX if min_visible > 0 and not settings.paints else 0.0,
     )
     target = work.astype(np.float32) / 255.0
     bg = np.asarray(settings.background, np.float32) / 255.0
