@@ -210,7 +210,8 @@ def main() -> None:
                             if setup == "default":
                                 strip = _strip(m)
                                 tiles += strip
-                                labels += [f"{name} {engine} {version} {i + 1}" for i in range(len(strip) - 1)] + [f"{name} {engine} {version} end"]
+                                short = {"teacher": "T", "diffusion": "D"}.get(engine, engine)
+                                labels += [f"{name[:9]} {short} {version}"] + [f"{version} {i + 2}" for i in range(len(strip) - 2)] + [f"{version} end"]
                     _summary(results[engine][setup])
         finally:
             subprocess.run(["git", "-C", str(ROOT), "worktree", "remove", "--force", str(tmp / "baseline-src")], capture_output=True)
