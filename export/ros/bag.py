@@ -19,7 +19,6 @@ folder beside the destination and renamed into place when complete.
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import os
 import shutil
@@ -27,6 +26,7 @@ import tempfile
 import time
 from pathlib import Path
 
+from animatepainter.planner.atomic import current_umask, publish_dir, recover_dir, stage_dir
 from animatepainter.planner.errors import OutputError, SettingsError, one_line
 from animatepainter.planner.plan import StrokePlan
 from animatepainter.planner.progress import NULL_PROGRESS, Progress
@@ -142,24 +142,16 @@ def write_bag(
 
 def _publish_dir(src: Path, dest: Path) -> None:
     """Move the finished bag folder ``src`` to ``dest``, replacing an older bag there
-    only once the new one is complete."""
-    old = None
+    whole, in one step, only once the new one is complete
+    (:func:`animatepainter.planner.atomic.publish_dir`)."""
     try:
-        if dest.exists():
-            old = dest.with_name(f".{dest.name}.old-{os.getpid()}")
-            os.replace(dest, old)
-        os.replace(src, dest)
-        os.chmod(dest, 0o777 & ~_umask())
+        os.chmod(src, 0o777 & ~current_umask())
+        staged = stage_dir(dest)
+        try:
+            os.replace(src, staged)  # over the empty staging folder, same file system
+            recover_dir(dest)
+            publish_dir(staged, dest, keep_others=False)
+        finally:
+            shutil.rmtree(staged, ignore_errors=True)
     except OSError as e:
-        if old is not None and not dest.exists():
-            with contextlib.suppress(OSError):
-                os.replace(old, dest)
-        raise OutputError(f"{dest}: cannot publish the bag ({e.strerror})") from None
-    if old is not None:
-        shutil.rmtree(old, ignore_errors=True)
-
-
-def _umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
+        raise OutputError(f"{dest}: cannot publish the bag ({e.strerror or e})") from None
