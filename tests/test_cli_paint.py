@@ -34,7 +34,9 @@ def test_paint_writes_every_output(scene_png, tmp_path, capsys):
     for key in ("strokes", "psnr_db", "ssim", "pen_up_travel_mm", "wall_time_s"):
         assert key in report
     assert 0 < report["strokes"] <= 120
-    assert report["psnr_db"] > 15
+    # the teacher's plan of this scene with these settings scores 29.6 dB (12 strokes:
+    # 7.4 dB); the bound is 0.8 dB below it, so a 1 dB regression fails here
+    assert report["psnr_db"] > 28.8, report["psnr_db"]
     assert {"depth_s", "strokes_s", "video_s", "total"} <= set(report["wall_time_s"])
     svg = (out / "plan.svg").read_text()
     assert 'inkscape:groupmode="layer"' in svg and 'stroke-linecap="round"' in svg and 'width="' in svg and 'mm"' in svg

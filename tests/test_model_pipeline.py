@@ -39,11 +39,19 @@ def _randomise_head(pipe, seed=1):
 
 
 def test_configs_build_and_carry_their_settings():
+    """The pipeline is built with the config's settings, and the UNet's channel counts
+    follow the documented layout (model/denoiser.py): a ``p x p`` patch of RGB is
+    ``3 p^2`` channels; the UNet reads the noisy sample and the image (``2 * 3 p^2``)
+    plus ``4 * pos_freqs`` Fourier position channels, and writes a residual (``3 p^2``)
+    and one paint gate per pixel (``p^2``)."""
     cfg = load_model_config("tiny")
     pipe = AnimatePainterPipeline.from_model_config(cfg)
-    assert pipe.config.resolution == cfg.resolution == 32 and pipe.config.num_frames == cfg.num_frames == 8
+    assert pipe.config.resolution == cfg.resolution and pipe.config.num_frames == cfg.num_frames
     assert pipe.unet.config.num_frames == cfg.num_frames
-    assert pipe.unet.config.in_channels == 2 * 48 + 4 * cfg.pos_freqs and pipe.unet.config.out_channels == 48 + 16
+    p = cfg.patch_size
+    assert pipe.latent_size == cfg.resolution // p
+    assert pipe.unet.config.in_channels == 2 * 3 * p * p + 4 * cfg.pos_freqs
+    assert pipe.unet.config.out_channels == 3 * p * p + p * p
     assert isinstance(pipe.df_encoder, DFEncoder)
     assert pipe.df_encoder.config.token_dim == pipe.unet.config.cross_attention_dim
     base = load_model_config("base")
@@ -69,10 +77,13 @@ def test_fourier_positions_range_and_shape():
 
 
 def test_untrained_composite_head_is_the_crossfade(tiny):
+    """With the zero-initialised head, frame t is ``blank + a_t (image - blank)`` with
+    ``a_t = clip(t / (T-1), 0.02, 0.98)`` (model/denoiser.py); for micro's 4 frames,
+    worked by hand: 0.02, 1/3, 2/3, 0.98."""
     img, dep = _inputs()
     frames = tiny(img, dep, num_inference_steps=2, seed=0).frames[0]  # (T, R, R, 3)
-    t_n = frames.shape[0]
-    a = np.clip(np.linspace(0, 1, t_n), 0.02, 0.98)[:, None, None, None]
+    assert frames.shape[0] == 4
+    a = np.array([0.02, 1 / 3, 2 / 3, 0.98])[:, None, None, None]
     expect = 1.0 + (img[0].permute(1, 2, 0).numpy()[None] - 1.0) * a
     np.testing.assert_allclose(frames, expect, atol=1e-5)
 
