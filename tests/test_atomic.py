@@ -173,6 +173,7 @@ def test_modes_follow_the_umask_which_is_never_set(tmp_path, monkeypatch):
             raise AssertionError("os.umask called: it changes the umask of every thread")
 
         monkeypatch.setattr(A.os, "umask", no_umask)
+        assert A.current_umask() == 0o027
         A.atomic_write_bytes(tmp_path / "f.json", b"{}")
         assert stat.S_IMODE((tmp_path / "f.json").stat().st_mode) == 0o640
         with A.OutputDir(tmp_path / "new") as stage:
