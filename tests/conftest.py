@@ -59,3 +59,38 @@ def run_cli(args: list[str], capsys) -> tuple[int, str, str]:
     code = main([str(a) for a in args])
     out = capsys.readouterr()
     return code, out.out, out.err
+
+
+# -- strict skips ----------------------------------------------------------------------------
+# A test that needs something outside the Python install (a browser, ROS 2's rosidl tools, a
+# CUDA GPU with onnxruntime-gpu) skips where it is missing, unless that thing is named in
+# ANIMATEPAINTER_REQUIRE (comma-separated, e.g. "chromium,rosidl" as .ci/run sets it, or
+# "cuda" on a GPU machine): then the missing thing is a failure, so a run that is meant to
+# exercise it cannot pass silently without it (docs/DEVELOPING.md, "Skips that must not skip").
+
+#: what ANIMATEPAINTER_REQUIRE may name
+REQUIRABLE = ("chromium", "rosidl", "cuda")
+
+
+def required_extras() -> set[str]:
+    """The names in ANIMATEPAINTER_REQUIRE; an unknown name is an error (a typo must not
+    quietly require nothing)."""
+    import os
+
+    names = {n.strip().lower() for n in os.environ.get("ANIMATEPAINTER_REQUIRE", "").split(",") if n.strip()}
+    unknown = names - set(REQUIRABLE)
+    if unknown:
+        raise pytest.UsageError(f"ANIMATEPAINTER_REQUIRE: unknown {', '.join(sorted(unknown))} (known: {', '.join(REQUIRABLE)})")
+    return names
+
+
+def skip_unless(what: str, available: bool, reason: str) -> None:
+    """Skip the running test with ``reason`` unless ``available``; fail instead when
+    ``what`` (one of :data:`REQUIRABLE`) is required by ANIMATEPAINTER_REQUIRE."""
+    if what not in REQUIRABLE:
+        raise ValueError(f"skip_unless: {what!r} is not one of {REQUIRABLE}")
+    if available:
+        return
+    if what in required_extras():
+        pytest.fail(f"{what} is required (ANIMATEPAINTER_REQUIRE) but missing: {reason}", pytrace=False)
+    pytest.skip(reason)

@@ -45,7 +45,7 @@ def test_depth_layers_far_to_near():
 @pytest.fixture(scope="module")
 def tiny_depth_model(tmp_path_factory):
     """A randomly initialised Depth Anything model (DINOv2 backbone), saved locally."""
-    torch = pytest.importorskip("torch")
+    import torch  # a base dependency: a broken install fails, not skips
     from transformers import DepthAnythingConfig, DepthAnythingForDepthEstimation, Dinov2Config, DPTImageProcessor
 
     bb = Dinov2Config(hidden_size=32, num_hidden_layers=4, num_attention_heads=2, intermediate_size=64, image_size=56, patch_size=14, out_features=["stage1", "stage2", "stage3", "stage4"], reshape_hidden_states=False)

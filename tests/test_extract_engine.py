@@ -11,13 +11,13 @@ import json
 from pathlib import Path
 
 import pytest
+import torch  # a base dependency (pyproject): a broken install fails, not skips
 from PIL import Image
 
 from animatepainter.planner import PaintSettings, StrokePlan
 from animatepainter.planner.errors import SettingsError
 from conftest import run_cli
 
-torch = pytest.importorskip("torch")
 
 
 @pytest.fixture(scope="module")

@@ -15,6 +15,8 @@ import numpy as np
 import pytest
 import torch
 
+from conftest import skip_unless
+
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
@@ -28,10 +30,11 @@ def _bench():
     return mod
 
 
-@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
 def test_cuda_sampling_gives_the_cpu_frames():
     """The bundled small, same image, depth, seed and 20 steps: CUDA (full fp32 math)
-    within half a uint8 level of the CPU in every frame and pixel."""
+    within half a uint8 level of the CPU in every frame and pixel. Skips without CUDA,
+    fails instead under ANIMATEPAINTER_REQUIRE=cuda."""
+    skip_unless("cuda", torch.cuda.is_available(), "needs a CUDA GPU")
     from animatepainter.model.generate import default_checkpoint
     from animatepainter.model.pipeline import load_pipeline
 

@@ -16,8 +16,9 @@ import pytest
 from animatepainter.export import lesson as L
 from animatepainter.planner import PaintSettings, plan_painting
 from animatepainter.planner.plan import Brush, Canvas, Paint, Stroke, StrokePlan, load_plan
+from conftest import skip_unless
 
-pdfium = pytest.importorskip("pypdfium2")
+import pypdfium2 as pdfium  # a [dev] dependency: a broken install fails, not skips
 
 TUBES = [
     {"name": "titanium white", "rgb": [250, 250, 245], "pigment": "PW6"},
@@ -325,8 +326,7 @@ def test_html_prints_one_sheet_per_page(written):
     """Printed by Chromium, the HTML is steps + 1 A4 sheets, no section's content is cut
     off, and the page asks for nothing over the network."""
     exe = _chromium()
-    if exe is None:
-        pytest.skip("Chromium not found (install Debian's 'chromium' as .ci/run does, or set ANIMATEPAINTER_CHROMIUM)")
+    skip_unless("chromium", exe is not None, "Chromium not found (install Debian's 'chromium' as .ci/run does, or set ANIMATEPAINTER_CHROMIUM)")
     from playwright.sync_api import sync_playwright
 
     _, html_path, plan = written

@@ -30,6 +30,7 @@ from animatepainter.planner.metrics import psnr
 from animatepainter.planner.errors import InputError, PlanError, SettingsError
 from animatepainter.planner.plan import load_plan
 from animatepainter.planner.render import render_plan, step_ends
+from conftest import skip_unless
 
 EXAMPLE = Path(str(resources.files("animatepainter.planner").joinpath("data/examples/landscape.png")))
 
@@ -217,8 +218,7 @@ def _chromium() -> str | None:
 @pytest.fixture(scope="module")
 def browser():
     exe = _chromium()
-    if exe is None:
-        pytest.skip("Chromium not found (install Debian's 'chromium' as .ci/run does, or set ANIMATEPAINTER_CHROMIUM)")
+    skip_unless("chromium", exe is not None, "Chromium not found (install Debian's 'chromium' as .ci/run does, or set ANIMATEPAINTER_CHROMIUM)")
     from playwright.sync_api import sync_playwright
 
     args = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
