@@ -41,7 +41,7 @@ from pathlib import Path
 from animatepainter.planner.images import load_image
 from animatepainter.planner.metrics import psnr
 from animatepainter.planner.render import to_uint8
-from animatepainter.planner.rig.calibrate import calibrated_rig, measure_calibration, test_sheet_plan
+from animatepainter.planner.rig.calibrate import calibrated_rig, calibration_sheet_plan, measure_calibration
 from animatepainter.planner.rig.camera import physical_canvas, photograph
 from animatepainter.planner.rig.execute import execute_strokes
 from animatepainter.planner.rig.loop import plan_for_rig, run_loop, run_open_loop
@@ -61,7 +61,7 @@ def images(names: list[str]) -> dict[str, np.ndarray]:
 
 
 def calibrate(rig, seed: int):
-    sheet = test_sheet_plan(rig)
+    sheet = calibration_sheet_plan(rig)
     painted, _, _ = execute_strokes(sheet, rig, seed=seed)
     photo, _ = photograph(physical_canvas(sheet, painted, rig), rig, seed=seed)
     cal, report = measure_calibration(photo, sheet)

@@ -234,13 +234,13 @@ def calibrate(
     from animatepainter.planner.atomic import OutputDir, check_writable_dir
     from animatepainter.planner.errors import SettingsError
     from animatepainter.planner.images import load_image
-    from animatepainter.planner.rig.calibrate import calibrated_rig, measure_calibration, test_sheet_plan
+    from animatepainter.planner.rig.calibrate import calibrated_rig, calibration_sheet_plan, measure_calibration
     from animatepainter.planner.rig.profile import load_rig, save_rig
 
     if photo is not None and simulate_sheet:
         raise SettingsError("give --photo or --simulate, not both")
     r = load_rig(rig)
-    sheet = test_sheet_plan(r)
+    sheet = calibration_sheet_plan(r)
     check_writable_dir(out)
     img = None
     if photo is not None:

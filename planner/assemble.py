@@ -14,7 +14,7 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from animatepainter.planner.colors import paint_name
+from animatepainter.planner.colors import lab_to_srgb, paint_name, srgb_to_lab
 from animatepainter.planner.errors import SettingsError
 from animatepainter.planner.plan import Brush, Canvas, Paint, Stroke, StrokePlan
 
@@ -84,16 +84,15 @@ def make_palette(colors: np.ndarray, k: int, seed: int) -> tuple[np.ndarray, np.
         int ``(n,)`` the paint of each stroke.
     """
     from scipy.cluster.vq import kmeans2
-    from skimage.color import lab2rgb, rgb2lab
 
     colors = np.asarray(colors, np.uint8).reshape(-1, 3)
     if len(colors) == 0:
         return np.zeros((0, 3), np.uint8), np.zeros(0, int)
     uniq = np.unique(colors, axis=0)
     k = max(1, min(k, len(uniq)))
-    lab = rgb2lab(colors[None].astype(np.float64) / 255.0)[0]
+    lab = srgb_to_lab(colors)
     if k == len(uniq):
-        centres = rgb2lab(uniq[None].astype(np.float64) / 255.0)[0]
+        centres = srgb_to_lab(uniq)
     else:
         # k-means++ seeding, best of a few restarts (deterministic through ``seed``)
         best = None
@@ -107,7 +106,7 @@ def make_palette(colors: np.ndarray, k: int, seed: int) -> tuple[np.ndarray, np.
     order = np.lexsort((centres[:, 2], centres[:, 1], -centres[:, 0]))  # light to dark
     centres = centres[order]
     labels = np.argmin(((lab[:, None, :] - centres[None]) ** 2).sum(axis=2), axis=1)
-    rgb = np.clip(np.rint(lab2rgb(centres[None])[0] * 255.0), 0, 255).astype(np.uint8)
+    rgb = np.clip(np.rint(lab_to_srgb(centres) * 255.0), 0, 255).astype(np.uint8)
     return rgb, labels
 
 

@@ -8,7 +8,8 @@ set -euo pipefail
 out=${1:?usage: plan_hashes.sh OUTDIR}
 ap=${AP:-animatepainter}
 ex=planner/data/examples/landscape.png
-[ -f "$ex" ] || ex=$(python -c 'from animatepainter.planner.images import example_image; print(example_image())')
+# outside a checkout: the same picture as installed with the package (package data)
+[ -f "$ex" ] || ex=$(python -c 'import pathlib, animatepainter.planner as p; print(pathlib.Path(p.__file__).parent / "data" / "examples" / "landscape.png")')
 rm -rf "$out"; mkdir -p "$out/frames"
 astro=$out/astronaut.png
 python - "$astro" <<'PY'

@@ -238,10 +238,10 @@ def test_replan_bad_input(planned):
 
 
 def test_calibration_measures_the_rig(rig):
-    from animatepainter.planner.rig.calibrate import calibrated_rig, compensate_plan, measure_calibration, test_sheet_plan
+    from animatepainter.planner.rig.calibrate import calibrated_rig, calibration_sheet_plan, compensate_plan, measure_calibration
 
     truth = replace(rig, execution=Execution(offset_mm=(1.6, 1.2), width_bias=-0.15, opacity_end=0.4))
-    sheet = test_sheet_plan(truth)
+    sheet = calibration_sheet_plan(truth)
     assert sum("dip" in s.actions for s in sheet.strokes) == len(rig.machine.brushes)
     painted, _, _ = execute_strokes(sheet, truth, seed=0)
     photo, _ = photograph(physical_canvas(sheet, painted, truth), truth, seed=0)

@@ -256,7 +256,6 @@ class PlanPublisher:
         self.stroke_topic, self.plan_topic = _check_topics(stroke_topic, plan_topic)
         self.frame_id = frame_id
         self.plan_id = convert.plan_id(plan)
-        self._stroke_cls = participant.factory.cls(convert.STROKE_TYPE)
         self.plan_writer = participant.writer(self.plan_topic, convert.PLAN_TYPE, latched=True)
         self.stroke_writer = participant.writer(self.stroke_topic, convert.STROKE_TYPE, latched=False)
         self._expected = {self.stroke_topic: convert.STROKE_TYPE, self.plan_topic: convert.PLAN_TYPE}
@@ -504,7 +503,3 @@ class PlanListener:
         out.extend(self._take(self.plan_reader, "plan", convert.PLAN_TYPE, self.plan_topic))
         out.extend(self._take(self.stroke_reader, "stroke", convert.STROKE_TYPE, self.stroke_topic))
         return out
-
-    def publishers(self) -> int:
-        """Writers matched on the stroke topic now."""
-        return len(self.stroke_reader.get_matched_publications())

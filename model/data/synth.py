@@ -85,6 +85,7 @@ import numpy as np
 from animatepainter.planner.atomic import atomic_path, atomic_write_bytes, check_writable_dir
 from animatepainter.model.data.dataset import FORMAT, MANIFEST, decode_sample, encode_sample
 from animatepainter.planner.errors import AnimatePainterError, OutputError, SettingsError, one_line
+from animatepainter.planner.images import file_sha256
 from animatepainter.planner.progress import NULL_PROGRESS, Progress
 from animatepainter.model.data.engines import check_ray_address, make_engine
 
@@ -466,7 +467,7 @@ def synthesize(job: SampleJob, settings: SynthSettings) -> dict[str, Any]:
         InputError: the image cannot be read or used.
     """
     from animatepainter.planner import __version__
-    from animatepainter.planner.images import file_sha256, load_image
+    from animatepainter.planner.images import load_image
     from animatepainter.planner.teacher.pipeline import plan_painting
     from animatepainter.planner.scenes import make_scene
 
@@ -626,12 +627,6 @@ def _source_id(src: str) -> list[Any]:
         return [src, None]
 
 
-def _sha256(path: Path) -> str:
-    from animatepainter.planner.images import file_sha256
-
-    return file_sha256(path)
-
-
 def _shard_complete(out: Path, j: int, fp: dict[str, Any], sources: list[list[Any]]) -> dict[str, Any] | None:
     """The shard's record if its tar is complete for these settings and inputs."""
     rec_path = out / f"{_shard_name(j)}.json"
@@ -644,7 +639,7 @@ def _shard_complete(out: Path, j: int, fp: dict[str, Any], sources: list[list[An
         return None
     if rec.get("settings") != fp or rec.get("sources") != sources:
         return None
-    if tar.stat().st_size != rec.get("bytes") or _sha256(tar) != rec.get("sha256"):
+    if tar.stat().st_size != rec.get("bytes") or file_sha256(tar) != rec.get("sha256"):
         log.warning("%s: checksum differs from its record; making it again", tar)
         return None
     return rec
@@ -735,7 +730,7 @@ def _write_shard(
             f.flush()
             os.fsync(f.fileno())
         size = tmp.stat().st_size
-        digest = _sha256(tmp)
+        digest = file_sha256(tmp)
     rec = {
         "name": f"{name}.tar",
         "samples": len(keys),

@@ -27,9 +27,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Sequence
 
-import cv2
 import numpy as np
 
+from animatepainter.planner.colors import srgb_to_lab
 from animatepainter.planner.errors import InputError, SettingsError
 from animatepainter.planner.images import MIN_SIDE, load_image, resize_long_side
 
@@ -174,10 +174,9 @@ def load_frames(path: str | Path, max_frames: int = 200, size: int | None = None
 
 
 def lab_of(rgb: np.ndarray) -> np.ndarray:
-    """CIELAB of uint8 RGB ``(..., 3)``: float32 ``(..., 3)``, L in 0..100 (OpenCV's D65 sRGB)."""
-    a = np.ascontiguousarray(rgb, np.uint8)
-    flat = a.reshape(-1, 1, 3).astype(np.float32) / 255.0
-    return cv2.cvtColor(flat, cv2.COLOR_RGB2Lab).reshape(a.shape).astype(np.float32)
+    """CIELAB of uint8 RGB ``(..., 3)``: float32 ``(..., 3)``, L in 0..100 (the package's
+    one conversion, :func:`animatepainter.planner.colors.srgb_to_lab`: D65, 2°)."""
+    return srgb_to_lab(np.asarray(rgb, np.uint8)).astype(np.float32)
 
 
 def painted_fraction(frame: np.ndarray, background: Sequence[int]) -> float:

@@ -1,6 +1,6 @@
 """Stroke calibration: a test sheet, and what the rig really paints, from a photo of it.
 
-:func:`test_sheet_plan` lays out, for each brush of the rig, one load of paint (the
+:func:`calibration_sheet_plan` lays out, for each brush of the rig, one load of paint (the
 brush's ``capacity_mm``) as eight straight segments of dark paint, left to right in rows,
 with one dip per brush. :func:`measure_calibration` registers a photo of the painted
 sheet (:mod:`.register`) and, for each segment, reads across it where the paint is
@@ -33,7 +33,7 @@ from animatepainter.planner.rig.profile import Calibration, RigProfile, rig_dict
 
 log = logging.getLogger(__name__)
 
-__all__ = ["SHEET_PX_PER_MM", "MIN_COVERAGE", "test_sheet_plan", "measure_calibration", "calibrated_rig", "compensate_plan"]
+__all__ = ["SHEET_PX_PER_MM", "MIN_COVERAGE", "calibration_sheet_plan", "measure_calibration", "calibrated_rig", "compensate_plan"]
 
 #: resolution of the test sheet's pixel frame, px per mm
 SHEET_PX_PER_MM = 2.0
@@ -48,7 +48,7 @@ def _dark_paint(rig: RigProfile) -> int:
     return int(np.argmin(lum))
 
 
-def test_sheet_plan(rig: RigProfile) -> StrokePlan:
+def calibration_sheet_plan(rig: RigProfile) -> StrokePlan:
     """The calibration test sheet for ``rig``: per brush, one load (``capacity_mm``) as
     :data:`SEGMENTS` horizontal segments of the darkest paint, in rows inside the
     margins; machine actions included (one dip per brush). ``meta["calibration_sheet"]``
@@ -161,7 +161,7 @@ def measure_calibration(photo: np.ndarray, sheet: StrokePlan) -> tuple[Calibrati
 
     Args:
         photo: uint8 ``(H, W, 3)`` RGB photo of the sheet (markers visible).
-        sheet: the plan from :func:`test_sheet_plan` that was painted.
+        sheet: the plan from :func:`calibration_sheet_plan` that was painted.
 
     Returns:
         ``(calibration, report)``: the measured :class:`~.profile.Calibration` and, per

@@ -17,27 +17,29 @@
    then area-averaged), flat-fielded, corrected and sRGB-encoded.
 
 The report gives the markers found, the corner error, and the patches' colour error
-(CIEDE2000) before and after correction, the latter also leave-one-out (each patch
-corrected by a fit without it).
+(CIEDE2000, the package's one :func:`~animatepainter.planner.colors.delta_e2000`) before
+and after correction, the latter also leave-one-out (each patch corrected by a fit
+without it).
 """
 
 from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Sequence
 
 import numpy as np
 
+from animatepainter.planner.colors import delta_e2000
 from animatepainter.planner.errors import InputError, SettingsError
-from animatepainter.planner.plan import StrokePlan
+from animatepainter.planner.plan import Canvas, StrokePlan
 from animatepainter.planner.render import to_uint8
 from animatepainter.planner.rig.camera import linear_to_srgb, srgb_to_linear
 from animatepainter.planner.rig.layout import ARUCO_DICT, MARKER_IDS, Layout, canvas_layout
 
 log = logging.getLogger(__name__)
 
-__all__ = ["Registration", "register_photo", "plan_margins", "detect_markers", "delta_e2000", "MIN_LEVEL", "MIN_SHARPNESS", "MAX_CORNER_MM"]
+__all__ = ["Registration", "register_photo", "plan_margins", "detect_markers", "MIN_LEVEL", "MIN_SHARPNESS", "MAX_CORNER_MM"]
 
 #: darkest usable photo: mean level (0..255) of its grey values
 MIN_LEVEL = 20.0
@@ -105,15 +107,6 @@ def _diagonal_centre(c: np.ndarray) -> np.ndarray:
 def _project(h: np.ndarray, pts: np.ndarray) -> np.ndarray:
     p = np.c_[pts, np.ones(len(pts))] @ h.T
     return p[:, :2] / p[:, 2:3]
-
-
-def delta_e2000(rgb_a: np.ndarray, rgb_b: np.ndarray) -> np.ndarray:
-    """CIEDE2000 colour difference of sRGB colours (``(..., 3)`` in 0..255), via
-    colour-science (D65)."""
-    colour = _colour()
-    la = colour.XYZ_to_Lab(colour.sRGB_to_XYZ(np.asarray(rgb_a, np.float64) / 255.0))
-    lb = colour.XYZ_to_Lab(colour.sRGB_to_XYZ(np.asarray(rgb_b, np.float64) / 255.0))
-    return np.asarray(colour.delta_E(la, lb, method="CIE 2000"), np.float64)
 
 
 def _colour():
@@ -225,17 +218,52 @@ def register_photo(photo: np.ndarray, plan: StrokePlan, canvas_mm: tuple[float, 
     """
     import time
 
-    import cv2
-
     t0 = time.perf_counter()
     c = plan.canvas
     cw, ch = canvas_mm or (c.width_mm, c.height_mm)
-    if margins_mm is None:
-        margins_mm = plan_margins(plan)
+    layout = _marker_layout(cw, ch, plan_margins(plan) if margins_mm is None else margins_mm)
+    photo, gray, level = _checked_photo(photo)
+    found = _four_markers(gray)
+    h, corner_err = _homography(found, layout, cw, ch)
+    lin = srgb_to_linear(photo)  # the photo in linear light
+    work, scale_px_per_mm, sharp = _work_canvas(lin, h, layout, cw, ch)
+    coef = _fit_lighting(work, _blank_canvas_mask(c, layout, work.shape[:2]), cw, ch)
+    flat, norm = _flat_field(work, coef)
+    ccm, de_before, de_after, de_loo = _colour_correction(work, flat, norm, layout, c.background)
+    canvas = _corrected_picture(lin, h, coef, norm, ccm, c, cw, ch)
+    report = {
+        "markers_found": sorted(found),
+        "corner_error_mm": round(corner_err, 4),
+        "photo_px_per_mm": round(scale_px_per_mm, 3),
+        "mean_level": round(level, 1),
+        "sharpness_per_mm": round(sharp, 3),
+        "delta_e2000_before": _mean_max(de_before),
+        "delta_e2000_after": _mean_max(de_after),
+        "delta_e2000_after_leave_one_out": _mean_max(de_loo),
+        "patches": len(layout.patches),
+        "time_s": round(time.perf_counter() - t0, 4),
+    }
+    log.debug("registered: %s", report)
+    return Registration(canvas, h, report)
+
+
+def _mean_max(de: np.ndarray) -> dict[str, float]:
+    return {"mean": round(float(de.mean()), 3), "max": round(float(de.max()), 3)}
+
+
+def _marker_layout(cw: float, ch: float, margins_mm: tuple[float, float, float, float]) -> Layout:
+    """Step 0: where the markers and patches are on a ``cw`` x ``ch`` mm canvas."""
     try:
-        layout = canvas_layout(cw, ch, margins_mm)
+        return canvas_layout(cw, ch, margins_mm)
     except SettingsError as e:
         raise InputError(f"the plan leaves no room for corner markers ({e}); make it for a rig with margins, `paint --machine RIG`") from None
+
+
+def _checked_photo(photo: np.ndarray) -> tuple[np.ndarray, np.ndarray, float]:
+    """The photo as an array, its grey image and mean grey level; refuses a photo that
+    is not 8-bit RGB or is too dark (:data:`MIN_LEVEL`)."""
+    import cv2
+
     photo = np.asarray(photo)
     if photo.ndim != 3 or photo.shape[2] != 3 or photo.dtype != np.uint8:
         raise InputError(f"the photo must be 8-bit RGB, got an array of shape {photo.shape} and dtype {photo.dtype}")
@@ -243,6 +271,14 @@ def register_photo(photo: np.ndarray, plan: StrokePlan, canvas_mm: tuple[float, 
     level = float(gray.mean())
     if level < MIN_LEVEL:
         raise InputError(f"the photo is too dark: mean level {level:.0f}/255, need at least {MIN_LEVEL:.0f} (more light or a longer exposure)")
+    return photo, gray, level
+
+
+def _four_markers(gray: np.ndarray) -> dict[int, np.ndarray]:
+    """Step 1a: the four corner markers (:func:`detect_markers`), or an
+    :class:`InputError` naming the ones found (and a hint when the photo looks blurred)."""
+    import cv2
+
     found = detect_markers(gray)
     if len(found) < 4:
         ids = ", ".join(str(i) for i in sorted(found)) or "none"
@@ -252,6 +288,15 @@ def register_photo(photo: np.ndarray, plan: StrokePlan, canvas_mm: tuple[float, 
             f"found {len(found)} of the 4 corner markers (ids: {ids}){hint}; expected ids 0, 1, 2, 3 of {ARUCO_DICT} "
             f"at the canvas corners, as `animatepainter rig markers` prints them"
         )
+    return found
+
+
+def _homography(found: dict[int, np.ndarray], layout: Layout, cw: float, ch: float) -> tuple[np.ndarray, float]:
+    """Step 1b: the homography canvas mm -> photo px from the markers' diagonal centres,
+    and the corner error (mm) of the sixteen corners it checks against; refuses a
+    degenerate view or one that does not fit the canvas (:data:`MAX_CORNER_MM`)."""
+    import cv2
+
     centres_px = np.array([_diagonal_centre(found[i]) for i in MARKER_IDS])
     centres_mm = layout.markers.mean(axis=1)
     h, _ = cv2.findHomography(centres_mm, centres_px, 0)
@@ -268,9 +313,15 @@ def register_photo(photo: np.ndarray, plan: StrokePlan, canvas_mm: tuple[float, 
             f"the markers do not fit a {cw:g} x {ch:g} mm canvas with {layout.marker_mm:g} mm markers (a corner is {corner_err:.1f} mm off, "
             f"at most {MAX_CORNER_MM:g} expected); is this a photo of another canvas?"
         )
+    return h, corner_err
 
-    # the whole canvas at WORK_PX_PER_MM, in linear light
-    lin = srgb_to_linear(photo)
+
+def _work_canvas(lin: np.ndarray, h: np.ndarray, layout: Layout, cw: float, ch: float) -> tuple[np.ndarray, float, float]:
+    """The whole canvas rectified at :data:`WORK_PX_PER_MM`, in linear light (float
+    ``(hpx, wpx, 3)``), the photo's scale (px per mm) and the markers' sharpness;
+    refuses a photo blurred past :data:`MIN_SHARPNESS`."""
+    import cv2
+
     scale_px_per_mm = float(np.sqrt(abs(np.linalg.det(h[:2, :2] / h[2, 2]))))
     if scale_px_per_mm > WORK_PX_PER_MM:
         lin_small = cv2.GaussianBlur(lin, (0, 0), 0.4 * scale_px_per_mm / WORK_PX_PER_MM)
@@ -281,8 +332,13 @@ def register_photo(photo: np.ndarray, plan: StrokePlan, canvas_mm: tuple[float, 
     sharp = _sharpness(linear_to_srgb(work).mean(axis=2), layout)
     if sharp < MIN_SHARPNESS:
         raise InputError(f"the photo is too blurred: marker edges rise over {1 / max(sharp, 1e-6):.1f} mm, at most {1 / MIN_SHARPNESS:.1f} mm expected (focus the camera)")
+    return work, scale_px_per_mm, sharp
 
-    # blank canvas: outside the image box and its spill zone, clear of markers and patches
+
+def _blank_canvas_mask(c: Canvas, layout: Layout, shape: tuple[int, int]) -> np.ndarray:
+    """bool ``shape = (hpx, wpx)``: the work canvas's blank pixels, outside the image
+    box and its spill zone (:data:`SPILL_MM`), clear of markers, patches and the edge."""
+    hpx, wpx = shape
     mask = np.ones((hpx, wpx), bool)
     bx, by, bw, bh = c.image_box_mm
 
@@ -300,17 +356,24 @@ def register_photo(photo: np.ndarray, plan: StrokePlan, canvas_mm: tuple[float, 
     edge = int(np.ceil(3.0 * WORK_PX_PER_MM))
     mask[:edge] = mask[-edge:] = False
     mask[:, :edge] = mask[:, -edge:] = False
-    bg_rgb = np.asarray(c.background, np.float64)
-    coef = _fit_lighting(work, mask, cw, ch)
+    return mask
 
-    # the lighting relative to its mean over the canvas: what the flat field divides out
+
+def _flat_field(work: np.ndarray, coef: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Step 2: the work canvas with the lighting divided out, relative to its mean over
+    the canvas (``norm``, float ``(3,)``, which the blank canvas then reads as)."""
+    hpx, wpx = work.shape[:2]
     gx, gy = np.meshgrid((np.arange(wpx) + 0.5) / wpx, (np.arange(hpx) + 0.5) / hpx)
     field_work = _lighting_at(coef, gx, gy).reshape(hpx, wpx, 3)
     norm = field_work.mean(axis=(0, 1))
-    flat = work / np.maximum(field_work / norm, 1e-3)
+    return work / np.maximum(field_work / norm, 1e-3), norm
 
-    # patches and the background: measured (flat-fielded) against their known colours;
-    # each patch read over its middle half
+
+def _colour_correction(work: np.ndarray, flat: np.ndarray, norm: np.ndarray, layout: Layout, background: Sequence[int]) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Step 3: the colour correction matrix (Cheung 2004, 3 terms, linear light) from
+    the patches and the background, measured on the flat-fielded canvas (each patch over
+    its middle half) against their known colours; and the patches' CIEDE2000 before
+    correction, after it, and after it leave-one-out (float ``(P,)`` each)."""
     windows = [
         (slice(int(round((y + 0.25 * hh) * WORK_PX_PER_MM)), int(round((y + 0.75 * hh) * WORK_PX_PER_MM))),
          slice(int(round((x + 0.25 * w) * WORK_PX_PER_MM)), int(round((x + 0.75 * w) * WORK_PX_PER_MM))))
@@ -322,7 +385,7 @@ def register_photo(photo: np.ndarray, plan: StrokePlan, canvas_mm: tuple[float, 
 
     meas_lin = np.vstack([read_patches(flat), norm])  # the blank canvas, flat-fielded, is its mean lighting
     ref8 = layout.patch_rgb.astype(np.float64)
-    ref_lin = srgb_to_linear(np.vstack([ref8, bg_rgb]) / 255.0).astype(np.float64)
+    ref_lin = srgb_to_linear(np.vstack([ref8, np.asarray(background, np.float64)]) / 255.0).astype(np.float64)
     colour = _colour()
     ccm = colour.characterisation.matrix_colour_correction_Cheung2004(meas_lin, ref_lin, terms=3)
     after = meas_lin @ ccm.T
@@ -333,32 +396,21 @@ def register_photo(photo: np.ndarray, plan: StrokePlan, canvas_mm: tuple[float, 
         m_k = colour.characterisation.matrix_colour_correction_Cheung2004(meas_lin[sel], ref_lin[sel], terms=3)
         loo[k] = meas_lin[k] @ m_k.T
 
-    def enc(v: np.ndarray) -> np.ndarray:
-        return to_uint8(linear_to_srgb(v)).astype(np.float64)
+    def enc(v: np.ndarray) -> np.ndarray:  # linear light -> the 8-bit sRGB a photo holds
+        return to_uint8(linear_to_srgb(v))
 
-    de_before = delta_e2000(enc(read_patches(work)), ref8)
-    de_after = delta_e2000(enc(after[:-1]), ref8)
-    de_loo = delta_e2000(enc(loo[:-1]), ref8)
+    ref = layout.patch_rgb
+    return ccm, delta_e2000(enc(read_patches(work)), ref), delta_e2000(enc(after[:-1]), ref), delta_e2000(enc(loo[:-1]), ref)
 
-    # the image box in the plan's pixel frame: 4x supersampled, flat-fielded, corrected
+
+def _corrected_picture(lin: np.ndarray, h: np.ndarray, coef: np.ndarray, norm: np.ndarray, ccm: np.ndarray, c: Canvas, cw: float, ch: float) -> np.ndarray:
+    """Step 4: the image box in the plan's pixel frame (uint8 ``(ih, iw, 3)``): 4x
+    supersampled, flat-fielded, colour-corrected and sRGB-encoded."""
+    bx, by, _, _ = c.image_box_mm
     iw, ih = c.image_px
     mm = c.mm_per_px
     pic = _rectify(lin, h, bx, by, mm, (iw, ih), oversample=4)
     px, py = np.meshgrid((bx + (np.arange(iw) + 0.5) * mm) / cw, (by + (np.arange(ih) + 0.5) * mm) / ch)
     field_pic = _lighting_at(coef, px, py).reshape(ih, iw, 3)
     pic = (pic / np.maximum(field_pic / norm, 1e-3)).reshape(-1, 3) @ ccm.T
-    canvas = to_uint8(linear_to_srgb(pic.reshape(ih, iw, 3)))
-    report = {
-        "markers_found": sorted(found),
-        "corner_error_mm": round(corner_err, 4),
-        "photo_px_per_mm": round(scale_px_per_mm, 3),
-        "mean_level": round(level, 1),
-        "sharpness_per_mm": round(sharp, 3),
-        "delta_e2000_before": {"mean": round(float(de_before.mean()), 3), "max": round(float(de_before.max()), 3)},
-        "delta_e2000_after": {"mean": round(float(de_after.mean()), 3), "max": round(float(de_after.max()), 3)},
-        "delta_e2000_after_leave_one_out": {"mean": round(float(de_loo.mean()), 3), "max": round(float(de_loo.max()), 3)},
-        "patches": len(layout.patches),
-        "time_s": round(time.perf_counter() - t0, 4),
-    }
-    log.debug("registered: %s", report)
-    return Registration(canvas, h, report)
+    return to_uint8(linear_to_srgb(pic.reshape(ih, iw, 3)))
