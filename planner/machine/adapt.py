@@ -49,10 +49,11 @@ from typing import Any, Sequence
 import numpy as np
 
 from animatepainter.planner.assemble import assemble_plan
+from animatepainter.planner.colors import delta_e2000_lab, srgb_to_lab
 from animatepainter.planner.errors import PlanError
 from animatepainter.planner.machine.motion import machine_report
 from animatepainter.planner.machine.order import group_runs, order_for_machine
-from animatepainter.planner.machine.profile import MachineProfile
+from animatepainter.planner.machine.profile import BrushSpec, MachineProfile
 from animatepainter.planner.plan import Canvas, Stroke, StrokePlan
 from animatepainter.planner.progress import NULL_PROGRESS, Progress
 
@@ -281,10 +282,8 @@ def hatch_passes(
 
 
 def _lab(rgb: np.ndarray) -> np.ndarray:
-    from skimage.color import rgb2lab
-
-    a = np.asarray(rgb, np.float64).reshape(-1, 3) / 255.0
-    return rgb2lab(a[None])[0]
+    """CIELAB float64 ``(n, 3)`` of 0..255 RGB ``(n, 3)`` (the package's one conversion)."""
+    return srgb_to_lab(np.asarray(rgb, np.float64).reshape(-1, 3) / 255.0)
 
 
 def match_paints(
@@ -311,8 +310,6 @@ def match_paints(
     Returns:
         int ``(n,)`` paint index per stroke.
     """
-    from skimage.color import deltaE_ciede2000
-
     n = len(target_rgb)
     lab_t = _lab(target_rgb)
     lab_p = _lab(paint_rgb)
@@ -324,7 +321,7 @@ def match_paints(
             keys.setdefault(tuple(int(v) for v in c), []).append(i)
         for cand, idx in keys.items():
             ca = np.array(cand, np.int64)
-            dist = deltaE_ciede2000(lab_t[idx][:, None, :], lab_p[ca][None, :, :])
+            dist = delta_e2000_lab(lab_t[idx][:, None, :], lab_p[ca][None, :, :])
             out[idx] = ca[np.argmin(dist, axis=1)]
         return out
     if mode != "dither":
@@ -338,7 +335,7 @@ def match_paints(
     for i in range(n):
         ca = np.asarray(candidates[i], np.int64)
         t = lab_t[i] + carry[i]
-        dist = deltaE_ciede2000(np.broadcast_to(t, (len(ca), 3)), lab_p[ca])
+        dist = delta_e2000_lab(np.broadcast_to(t, (len(ca), 3)), lab_p[ca])
         out[i] = ca[int(np.argmin(dist))]
         err = t - lab_p[out[i]]
         # pass the error on to the nearest later strokes of the same run
@@ -362,13 +359,15 @@ def match_paints(
 # -- capacity --------------------------------------------------------------------------
 
 
-def _max_length_per_dip(width: float, capacity_mm: float, capacity_mm2: float) -> float:
-    """Longest stroke one dip paints, mm (inf = unlimited)."""
+def _max_length_per_dip(b: BrushSpec) -> float:
+    """Longest stroke one dip of brush ``b`` paints, mm (inf = unlimited): at most its
+    ``capacity_mm``, and the length whose painted area (:meth:`BrushSpec.area_mm2`:
+    length x width + the round ends) is its ``capacity_mm2``."""
     lim = math.inf
-    if capacity_mm > 0:
-        lim = capacity_mm
-    if capacity_mm2 > 0:
-        lim = min(lim, max((capacity_mm2 - math.pi * width**2 / 4.0) / width, 0.0))
+    if b.capacity_mm > 0:
+        lim = b.capacity_mm
+    if b.capacity_mm2 > 0:
+        lim = min(lim, max((b.capacity_mm2 - b.area_mm2(0.0)) / b.width_mm, 0.0))
     return lim
 
 
@@ -414,7 +413,7 @@ def insert_actions(strokes: Sequence[Stroke], profile: MachineProfile) -> list[S
                 acts.append("tool")
         else:
             b = profile.brushes[s.brush]
-            lim = _max_length_per_dip(b.width_mm, b.capacity_mm, b.capacity_mm2)
+            lim = _max_length_per_dip(b)
             need = s.length_mm / lim if math.isfinite(lim) and lim > 0 else 0.0
             if s.brush != cur_brush or s.paint != cur_paint:
                 if cur_brush is not None:
@@ -485,78 +484,16 @@ def apply_machine(
         PlanError: the plan does not fit the machine canvas (stroke named).
     """
     points, widths, canvas, fit = place_plan(plan, profile)
-    classes = _width_classes(profile)
     paint_rgb = np.array([p.rgb for p in profile.paints], np.uint8)
     brush_w = np.array([b.width_mm for b in profile.brushes], np.float64)
-    # brush width per stroke and the paints usable with it
-    chosen_w = []
-    hatch = []
-    for w in widths:
-        cw, h = _choose_width(w, classes)
-        chosen_w.append(cw)
-        hatch.append(h)
-    cand_by_w = {float(cw): np.array(sorted({t.paint for t in profile.tools if profile.brushes[t.brush].width_mm == cw}), np.int64) for cw in classes}
-    candidates = [cand_by_w[cw] for cw in chosen_w]
-    target = np.array([s.rgb for s in plan.strokes], np.uint8).reshape(-1, 3)
     keys = [(s.layer, s.level) for s in plan.strokes]
-    run_label = np.zeros(len(keys), np.int64)
-    for r, (a, b) in enumerate(group_runs(keys)):
-        run_label[a:b] = r
-    centres = np.array([p.mean(axis=0) for p in points]).reshape(-1, 2)
-    with progress.stage("paints", 1) as st:
-        paints = match_paints(target, candidates, paint_rgb, profile.matching, centres, np.asarray(widths), run_label) if len(target) else np.zeros(0, np.int64)
-        st.advance(1)
-
-    # expand: hatch passes, capacity splits; each piece keeps its parent's group and step
-    pieces: list[tuple[np.ndarray, int, int, int]] = []  # points, brush, paint, parent
-    n_hatched = n_split = 0
-    with progress.stage("brushes", len(points)) as st:
-        for i, (p, w) in enumerate(zip(points, widths)):
-            paint = int(paints[i])
-            brush = _brush_for(profile, chosen_w[i], paint)
-            bw = float(brush_w[brush])
-            lines = hatch_passes(p, w, bw, clip_box=profile.canvas.drawable_box_mm) if hatch[i] else [p]
-            n_hatched += bool(hatch[i])
-            b = profile.brushes[brush]
-            lim = _max_length_per_dip(bw, b.capacity_mm, b.capacity_mm2) if profile.needs_dips else math.inf
-            for q in lines:
-                parts = _split_polyline(q, lim)
-                n_split += len(parts) > 1
-                pieces.extend((part, brush, paint, i) for part in parts)
-            st.advance(1)
-    if n_hatched:
-        log.info("%d strokes wider than %.3g mm filled with passes of the widest brush", n_hatched, classes[-1] * HATCH_FACTOR)
-    if n_split:
-        log.info("%d strokes longer than a dip paints were split", n_split)
-
-    src = plan.strokes
-    piece_keys = [keys[par] for _, _, _, par in pieces]
-    lines = [q for q, _, _, _ in pieces]
-    pw = [float(brush_w[b]) for _, b, _, _ in pieces]
-    prgb = paint_rgb[[pt for _, _, pt, _ in pieces]] if pieces else np.zeros((0, 3), np.uint8)
-    tools = np.array([b * len(profile.paints) + pt for _, b, pt, _ in pieces], np.int64)
-    runs = group_runs(piece_keys)
-    if reorder and pieces:
-        fringe = 0.75 * canvas.mm_per_px if canvas.image_px[0] > 0 and canvas.image_box_mm[2] > 0 else 0.5
-        m = profile.motion
-        # a tool change is worth the travel the machine covers in the change's time
-        switch_s = profile.tool_change.time_s + (0.0 if profile.pens else profile.stations.wash_s + profile.stations.wipe_s + profile.stations.dip_s)
-        if objective not in ("time", "travel"):
-            raise ValueError(f"objective must be 'time' or 'travel', not {objective!r}")
-        switch_mm = switch_s * m.travel_speed_mm_s if objective == "time" else 0.0
-        order, flips = order_for_machine(lines, pw, prgb, tools, runs, fringe, switch_mm, None, progress, _fragile(plan, lines, pw))
-    else:
-        order, flips = list(range(len(pieces))), [False] * len(pieces)
-    # steps: each run keeps its multiset of steps, sorted, so steps never decrease
-    steps = np.array([src[par].step for _, _, _, par in pieces], np.int64)
-    new_steps = np.empty_like(steps)
-    pos_in_order = np.empty(len(order), np.int64)
-    pos_in_order[np.asarray(order, np.int64)] = np.arange(len(order)) if order else np.zeros(0, np.int64)
-    for a, b in runs:
-        members = np.arange(a, b)
-        slots = np.sort(pos_in_order[members])
-        new_steps[slots] = np.sort(steps[members])
+    chosen_w, hatch, paints = _brush_widths_and_paints(plan, profile, points, widths, keys, paint_rgb, progress)
+    pieces, n_hatched, n_split = _expand_pieces(profile, points, widths, chosen_w, hatch, paints, brush_w, progress)
+    runs = group_runs([keys[par] for _, _, _, par in pieces])
+    order, flips = _machine_order(plan, profile, canvas, pieces, runs, paint_rgb, brush_w, reorder, objective, progress)
+    new_steps = _steps_in_order(plan, pieces, order, runs)
     picked = [pieces[i] for i in order]
+    src = plan.strokes
     meta = dict(plan.meta)
     meta["machine"] = profile.to_dict()
     meta["machine_fit"] = {"scale": fit["scale"], "offset_mm": fit["offset_mm"], "clamped": fit["clamped"], "source_strokes": len(src), "hatched": n_hatched, "split": n_split, "reordered": bool(reorder)}
@@ -580,6 +517,112 @@ def apply_machine(
     StrokePlan.validate_dict(out.to_dict(), "robot plan")
     check_plan_on_machine(out, profile)
     return out, machine_report(out, profile)
+
+
+#: a piece of a stroke on the machine: points (mm), brush, paint, index of the source stroke
+_Piece = tuple[np.ndarray, int, int, int]
+
+
+def _brush_widths_and_paints(
+    plan: StrokePlan, profile: MachineProfile, points: list[np.ndarray], widths: list[float], keys: list[tuple[int, int]], paint_rgb: np.ndarray, progress: Progress
+) -> tuple[list[float], list[bool], np.ndarray]:
+    """Steps 2-3: for each stroke the brush width class it takes, whether it is hatched
+    (wider than the widest brush takes in one pass), and its paint (matched among those
+    usable with that width; ``"dither"`` passes the error on within a (layer, level) run)."""
+    classes = _width_classes(profile)
+    chosen_w = []
+    hatch = []
+    for w in widths:
+        cw, h = _choose_width(w, classes)
+        chosen_w.append(cw)
+        hatch.append(h)
+    cand_by_w = {float(cw): np.array(sorted({t.paint for t in profile.tools if profile.brushes[t.brush].width_mm == cw}), np.int64) for cw in classes}
+    candidates = [cand_by_w[cw] for cw in chosen_w]
+    target = np.array([s.rgb for s in plan.strokes], np.uint8).reshape(-1, 3)
+    run_label = np.zeros(len(keys), np.int64)
+    for r, (a, b) in enumerate(group_runs(keys)):
+        run_label[a:b] = r
+    centres = np.array([p.mean(axis=0) for p in points]).reshape(-1, 2)
+    with progress.stage("paints", 1) as st:
+        paints = match_paints(target, candidates, paint_rgb, profile.matching, centres, np.asarray(widths), run_label) if len(target) else np.zeros(0, np.int64)
+        st.advance(1)
+    return chosen_w, hatch, paints
+
+
+def _expand_pieces(
+    profile: MachineProfile, points: list[np.ndarray], widths: list[float], chosen_w: list[float], hatch: list[bool], paints: np.ndarray, brush_w: np.ndarray, progress: Progress
+) -> tuple[list[_Piece], int, int]:
+    """Steps 3-4: each stroke as the pieces the machine paints: hatch passes of its brush
+    for a wide stroke, each cut where one dip runs out; each piece keeps its source stroke
+    (so its group and step). Returns the pieces in source order and how many strokes
+    were hatched and split."""
+    pieces: list[_Piece] = []
+    n_hatched = n_split = 0
+    with progress.stage("brushes", len(points)) as st:
+        for i, (p, w) in enumerate(zip(points, widths)):
+            paint = int(paints[i])
+            brush = _brush_for(profile, chosen_w[i], paint)
+            bw = float(brush_w[brush])
+            lines = hatch_passes(p, w, bw, clip_box=profile.canvas.drawable_box_mm) if hatch[i] else [p]
+            n_hatched += bool(hatch[i])
+            b = profile.brushes[brush]
+            lim = _max_length_per_dip(b) if profile.needs_dips else math.inf
+            for q in lines:
+                parts = _split_polyline(q, lim)
+                n_split += len(parts) > 1
+                pieces.extend((part, brush, paint, i) for part in parts)
+            st.advance(1)
+    if n_hatched:
+        log.info("%d strokes wider than %.3g mm filled with passes of the widest brush", n_hatched, _width_classes(profile)[-1] * HATCH_FACTOR)
+    if n_split:
+        log.info("%d strokes longer than a dip paints were split", n_split)
+    return pieces, n_hatched, n_split
+
+
+def _machine_order(
+    plan: StrokePlan,
+    profile: MachineProfile,
+    canvas: Canvas,
+    pieces: list[_Piece],
+    runs: list[tuple[int, int]],
+    paint_rgb: np.ndarray,
+    brush_w: np.ndarray,
+    reorder: bool,
+    objective: str,
+    progress: Progress,
+) -> tuple[list[int], list[bool]]:
+    """Step 5: the order the machine paints the pieces in and which are painted
+    backwards (:func:`order_for_machine` inside each (layer, level) run; a change of tool
+    costs the travel covered in its time under ``objective="time"``); the pieces' own
+    order without ``reorder``."""
+    if not (reorder and pieces):
+        return list(range(len(pieces))), [False] * len(pieces)
+    lines = [q for q, _, _, _ in pieces]
+    pw = [float(brush_w[b]) for _, b, _, _ in pieces]
+    prgb = paint_rgb[[pt for _, _, pt, _ in pieces]]
+    tools = np.array([b * len(profile.paints) + pt for _, b, pt, _ in pieces], np.int64)
+    fringe = 0.75 * canvas.mm_per_px if canvas.image_px[0] > 0 and canvas.image_box_mm[2] > 0 else 0.5
+    m = profile.motion
+    # a tool change is worth the travel the machine covers in the change's time
+    switch_s = profile.tool_change.time_s + (0.0 if profile.pens else profile.stations.wash_s + profile.stations.wipe_s + profile.stations.dip_s)
+    if objective not in ("time", "travel"):
+        raise ValueError(f"objective must be 'time' or 'travel', not {objective!r}")
+    switch_mm = switch_s * m.travel_speed_mm_s if objective == "time" else 0.0
+    return order_for_machine(lines, pw, prgb, tools, runs, fringe, switch_mm, None, progress, _fragile(plan, lines, pw))
+
+
+def _steps_in_order(plan: StrokePlan, pieces: list[_Piece], order: list[int], runs: list[tuple[int, int]]) -> np.ndarray:
+    """int64 ``(len(pieces),)``: the step of each position in the machine order. Each run
+    keeps its multiset of source steps, sorted along the order, so steps never decrease."""
+    steps = np.array([plan.strokes[par].step for _, _, _, par in pieces], np.int64)
+    new_steps = np.empty_like(steps)
+    pos_in_order = np.empty(len(order), np.int64)
+    pos_in_order[np.asarray(order, np.int64)] = np.arange(len(order)) if order else np.zeros(0, np.int64)
+    for a, b in runs:
+        members = np.arange(a, b)
+        slots = np.sort(pos_in_order[members])
+        new_steps[slots] = np.sort(steps[members])
+    return new_steps
 
 
 def machine_settings(settings: Any, profile: MachineProfile, canvas_given: bool = False) -> Any:

@@ -282,10 +282,6 @@ class MachineProfile:
         """True when brushes carry paint from wells (painting arm), False for pens."""
         return not self.pens
 
-    def tool_number(self, brush: int) -> int:
-        """Tool number (``T`` word) of brush (or pen) ``brush``."""
-        return self.brushes[brush].tool
-
     def to_dict(self) -> dict[str, Any]:
         """The profile as plain JSON types, in the TOML layout (``profile_from_dict``
         of it gives the same profile)."""
@@ -614,88 +610,25 @@ def profile_from_dict(d: Any, source: str = "profile") -> MachineProfile:
             ``my-rig.toml: brushes[1].width_mm: must be > 0, got -2``.
     """
 
-    def fail(field: str, msg: str) -> typing.NoReturn:
-        raise InputError(f"{source}: {field}: {msg}")
-
     # (a rig profile's RIG_SECTIONS are checked by the schema too, and read by
     # animatepainter.planner.rig.profile)
     _check_schema(d, source)
-    name = d.get("name", Path(source).stem)
     kind = d.get("kind", "painting_arm" if "paints" in d else "pen_plotter")
-
-    # canvas
-    cd = d["canvas"]
-    if "margins_mm" in cd and "margin_mm" in cd:
-        fail("canvas.margin_mm", "give margin_mm (all sides) or margins_mm ([top, right, bottom, left]), not both")
-    margins = [cd["margin_mm"]] * 4 if "margin_mm" in cd else cd.get("margins_mm", MachineCanvas.margins_mm)
-    canvas: MachineCanvas = build_section(MachineCanvas, {**cd, "margins_mm": margins})
-    top, right, bottom, left = canvas.margins_mm
-    if left + right >= canvas.width_mm:
-        fail("canvas.margins_mm", f"left + right margins ({left + right:g} mm) leave nothing of the {canvas.width_mm:g} mm canvas width")
-    if top + bottom >= canvas.height_mm:
-        fail("canvas.margins_mm", f"top + bottom margins ({top + bottom:g} mm) leave nothing of the {canvas.height_mm:g} mm canvas height")
-
-    # motion
-    motion: Motion = build_section(Motion, d.get("motion", {}))
-    if motion.pen_lift == "servo":
-        if kind != "pen_plotter":
-            fail("motion.pen_lift", "'servo' is for pen plotters (a painting arm lowers its brush into wells on Z)")
-        if motion.servo_up_s == motion.servo_down_s:
-            fail("motion.servo_up_s", f"must differ from servo_down_s (both {motion.servo_up_s})")
-    if motion.pen_up_z_mm <= motion.pen_down_z_mm:
-        fail("motion.pen_up_z_mm", f"must be above pen_down_z_mm ({motion.pen_down_z_mm:g} mm), got {motion.pen_up_z_mm:g}")
-
+    canvas = _canvas_section(d, source)
+    motion = _motion_section(d, kind, source)
     matching = d.get("palette", {}).get("matching", MachineProfile.matching)
     tool_change: ToolChange = build_section(ToolChange, d.get("tool_change", {}))
-
-    # tools
     pens = "pens" in d
     if pens and ("paints" in d or "brushes" in d):
-        fail("pens", "give [[pens]] (pen plotter) or [[paints]] and [[brushes]], not both")
-    paints: list[PaintSpec] = []
-    brushes: list[BrushSpec] = []
-    tools: list[Tool] = []
-    if pens:
-        for i, pd in enumerate(d["pens"]):
-            paints.append(build_section(PaintSpec, pd, name=f"pen-{i}"))
-            brushes.append(build_section(BrushSpec, pd, name=f"pen-{i}", tool=i + 1))
-            tools.append(Tool(i, i, brushes[-1].tool))
-        stations = Stations()
-        if "stations" in d:
-            fail("stations", "pens need no paint wells or water; remove [stations] or use [[paints]] and [[brushes]]")
-    else:
-        if "paints" not in d:
-            fail("paints", "no paints: at least one [[paints]] entry (or [[pens]]) is needed")
-        needs_well = kind == "painting_arm"
-        for i, pd in enumerate(d["paints"]):
-            if needs_well and "well_mm" not in pd:
-                fail(f"paints[{i}].well_mm", _missing(["paints", i, "well_mm"]))
-            paints.append(build_section(PaintSpec, pd, name=f"paint-{i}"))
-        if "brushes" not in d:
-            fail("brushes", "no brushes: at least one [[brushes]] entry is needed")
-        brushes = [build_section(BrushSpec, bd, name=f"brush-{j}", tool=j + 1) for j, bd in enumerate(d["brushes"])]
-        for j, b in enumerate(brushes):
-            dab = math.pi / 4.0 * b.width_mm * b.width_mm  # not **2: 1e300 gives inf, not OverflowError
-            if 0 < b.capacity_mm2 <= dab:
-                fail(f"brushes[{j}].capacity_mm2", f"{b.capacity_mm2:g} mm^2 does not even paint one dab of this {b.width_mm:g} mm brush ({dab:.3g} mm^2)")
-        tools = [Tool(i, j, brushes[j].tool) for j in range(len(brushes)) for i in range(len(paints))]
-        sd = d.get("stations", {})
-        if needs_well:
-            if "stations" not in d:
-                fail("stations", _missing(["stations"]))
-            for key in ("water_mm", "rag_mm"):
-                if key not in sd:
-                    fail(f"stations.{key}", _missing(["stations", key]))
-        stations = build_section(Stations, sd, dip_z_mm=motion.pen_down_z_mm)
-        if stations.dip_z_mm >= motion.pen_up_z_mm:
-            fail("stations.dip_z_mm", f"must be below motion.pen_up_z_mm ({motion.pen_up_z_mm:g} mm), got {stations.dip_z_mm:g}")
+        _fail(source, "pens", "give [[pens]] (pen plotter) or [[paints]] and [[brushes]], not both")
+    paints, brushes, tools, stations = _pen_tools(d, source) if pens else _paint_tools(d, kind, motion, source)
     numbers = [b.tool for b in brushes]
     if len(set(numbers)) != len(numbers):
         dup = next(n for n in numbers if numbers.count(n) > 1)
-        fail("pens" if pens else "brushes", f"tool number {dup} is used twice")
+        _fail(source, "pens" if pens else "brushes", f"tool number {dup} is used twice")
     tubes = _check_recipes(d.get("tubes"), paints, "pens" if pens else "paints", source)
     return MachineProfile(
-        name=name,
+        name=d.get("name", Path(source).stem),
         kind=kind,
         canvas=canvas,
         motion=motion,
@@ -709,6 +642,89 @@ def profile_from_dict(d: Any, source: str = "profile") -> MachineProfile:
         source=source,
         tubes=tubes,
     )
+
+
+def _fail(source: str, field: str, msg: str) -> typing.NoReturn:
+    """Raise the loader's one-line :class:`InputError`: ``SOURCE: FIELD: MSG``."""
+    raise InputError(f"{source}: {field}: {msg}")
+
+
+def _canvas_section(d: Mapping[str, Any], source: str) -> MachineCanvas:
+    """``[canvas]``: ``margin_mm`` (all sides) or ``margins_mm``, which must leave some
+    canvas in both directions."""
+    cd = d["canvas"]
+    if "margins_mm" in cd and "margin_mm" in cd:
+        _fail(source, "canvas.margin_mm", "give margin_mm (all sides) or margins_mm ([top, right, bottom, left]), not both")
+    margins = [cd["margin_mm"]] * 4 if "margin_mm" in cd else cd.get("margins_mm", MachineCanvas.margins_mm)
+    canvas: MachineCanvas = build_section(MachineCanvas, {**cd, "margins_mm": margins})
+    top, right, bottom, left = canvas.margins_mm
+    if left + right >= canvas.width_mm:
+        _fail(source, "canvas.margins_mm", f"left + right margins ({left + right:g} mm) leave nothing of the {canvas.width_mm:g} mm canvas width")
+    if top + bottom >= canvas.height_mm:
+        _fail(source, "canvas.margins_mm", f"top + bottom margins ({top + bottom:g} mm) leave nothing of the {canvas.height_mm:g} mm canvas height")
+    return canvas
+
+
+def _motion_section(d: Mapping[str, Any], kind: str, source: str) -> Motion:
+    """``[motion]``: a servo pen lift only on a pen plotter (with distinct up / down
+    times), and the pen's up height above its down height."""
+    motion: Motion = build_section(Motion, d.get("motion", {}))
+    if motion.pen_lift == "servo":
+        if kind != "pen_plotter":
+            _fail(source, "motion.pen_lift", "'servo' is for pen plotters (a painting arm lowers its brush into wells on Z)")
+        if motion.servo_up_s == motion.servo_down_s:
+            _fail(source, "motion.servo_up_s", f"must differ from servo_down_s (both {motion.servo_up_s})")
+    if motion.pen_up_z_mm <= motion.pen_down_z_mm:
+        _fail(source, "motion.pen_up_z_mm", f"must be above pen_down_z_mm ({motion.pen_down_z_mm:g} mm), got {motion.pen_up_z_mm:g}")
+    return motion
+
+
+def _pen_tools(d: Mapping[str, Any], source: str) -> tuple[list[PaintSpec], list[BrushSpec], list[Tool], Stations]:
+    """``[[pens]]``: each pen is a paint and a brush (tool number: its position + 1, unless
+    given) and one tool; pens take no ``[stations]``."""
+    paints: list[PaintSpec] = []
+    brushes: list[BrushSpec] = []
+    tools: list[Tool] = []
+    for i, pd in enumerate(d["pens"]):
+        paints.append(build_section(PaintSpec, pd, name=f"pen-{i}"))
+        brushes.append(build_section(BrushSpec, pd, name=f"pen-{i}", tool=i + 1))
+        tools.append(Tool(i, i, brushes[-1].tool))
+    if "stations" in d:
+        _fail(source, "stations", "pens need no paint wells or water; remove [stations] or use [[paints]] and [[brushes]]")
+    return paints, brushes, tools, Stations()
+
+
+def _paint_tools(d: Mapping[str, Any], kind: str, motion: Motion, source: str) -> tuple[list[PaintSpec], list[BrushSpec], list[Tool], Stations]:
+    """``[[paints]]``, ``[[brushes]]`` and ``[stations]``: every paint with every brush is
+    a tool; a painting arm needs a well per paint, water and rag stations, and a dip
+    height below the pen-up height; a brush's ``capacity_mm2`` must paint at least one dab."""
+    if "paints" not in d:
+        _fail(source, "paints", "no paints: at least one [[paints]] entry (or [[pens]]) is needed")
+    needs_well = kind == "painting_arm"
+    paints: list[PaintSpec] = []
+    for i, pd in enumerate(d["paints"]):
+        if needs_well and "well_mm" not in pd:
+            _fail(source, f"paints[{i}].well_mm", _missing(["paints", i, "well_mm"]))
+        paints.append(build_section(PaintSpec, pd, name=f"paint-{i}"))
+    if "brushes" not in d:
+        _fail(source, "brushes", "no brushes: at least one [[brushes]] entry is needed")
+    brushes: list[BrushSpec] = [build_section(BrushSpec, bd, name=f"brush-{j}", tool=j + 1) for j, bd in enumerate(d["brushes"])]
+    for j, b in enumerate(brushes):
+        dab = math.pi / 4.0 * b.width_mm * b.width_mm  # not **2: 1e300 gives inf, not OverflowError
+        if 0 < b.capacity_mm2 <= dab:
+            _fail(source, f"brushes[{j}].capacity_mm2", f"{b.capacity_mm2:g} mm^2 does not even paint one dab of this {b.width_mm:g} mm brush ({dab:.3g} mm^2)")
+    tools = [Tool(i, j, brushes[j].tool) for j in range(len(brushes)) for i in range(len(paints))]
+    sd = d.get("stations", {})
+    if needs_well:
+        if "stations" not in d:
+            _fail(source, "stations", _missing(["stations"]))
+        for key in ("water_mm", "rag_mm"):
+            if key not in sd:
+                _fail(source, f"stations.{key}", _missing(["stations", key]))
+    stations: Stations = build_section(Stations, sd, dip_z_mm=motion.pen_down_z_mm)
+    if stations.dip_z_mm >= motion.pen_up_z_mm:
+        _fail(source, "stations.dip_z_mm", f"must be below motion.pen_up_z_mm ({motion.pen_up_z_mm:g} mm), got {stations.dip_z_mm:g}")
+    return paints, brushes, tools, stations
 
 
 def _check_recipes(tubes: str | None, paints: list[PaintSpec], key: str, source: str) -> str | None:
