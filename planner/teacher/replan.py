@@ -25,7 +25,7 @@ import numpy as np
 from animatepainter.planner.assemble import assemble_plan
 from animatepainter.planner.errors import InputError, PlanError
 from animatepainter.planner.order import order_groups
-from animatepainter.planner.plan import StrokePlan
+from animatepainter.planner.plan import Stroke, StrokePlan
 from animatepainter.planner.teacher.refine import RefineSettings, refine_strokes
 from animatepainter.planner.teacher.sbr import FitSettings, fit_groups
 
@@ -130,6 +130,30 @@ def replan(
         InputError: ``image``, ``layers`` or ``canvas`` not of the plan's pixel frame.
     """
     n = len(plan.strokes)
+    cf, target = _checked_inputs(plan, image, layers, canvas, done)
+    seed = int(plan.meta.get("seed", 0)) + done if seed is None else int(seed)
+    fitted = _fit_remaining(plan, target, np.asarray(layers), cf, done, seed, jobs, progress, refine)
+    # order inside each group for travel, then spread each group's strokes over the
+    # steps its old strokes had
+    if fitted:
+        order, flips = order_groups([f.points for f in fitted], [(f.layer, f.level) for f in fitted], [f.width / 2.0 + 0.5 for f in fitted])
+    else:
+        order, flips = [], []
+    ordered = [fitted[i] for i in order]
+    new = _assemble_new(plan, ordered, flips, _spread_steps(plan, done, ordered))
+    kept = list(plan.strokes[:done])
+    added = [replace(s, id=done + i, actions=()) for i, s in enumerate(new.strokes)]
+    strokes = _redo_machine_actions(plan, kept, added)
+    meta = dict(plan.meta)
+    meta["replan"] = {"done": done, "seed": seed, "strokes_before": n - done, "strokes_after": len(added), "replans": int(plan.meta.get("replan", {}).get("replans", 0)) + 1 if isinstance(plan.meta.get("replan"), dict) else 1}
+    log.debug("replanned after %d strokes: %d left -> %d new", done, n - done, len(added))
+    return replace(plan, strokes=strokes, meta=meta)
+
+
+def _checked_inputs(plan: StrokePlan, image: np.ndarray, layers: np.ndarray, canvas: np.ndarray, done: int) -> tuple[np.ndarray, np.ndarray]:
+    """Refuse a ``done`` outside the plan and arrays not of its pixel frame; return the
+    canvas and the picture as float32 ``(h, w, 3)`` in ``[0, 1]``."""
+    n = len(plan.strokes)
     if isinstance(done, bool) or not isinstance(done, (int, np.integer)) or not 0 <= done <= n:
         raise PlanError(f"done must be between 0 and the plan's {n} strokes, got {done}")
     w, h = plan.canvas.image_px
@@ -139,32 +163,41 @@ def replan(
             raise InputError(f"the {name} is {got} px, the plan's pixel frame is {w}x{h} px")
     canvas = np.asarray(canvas)
     cf = canvas.astype(np.float32) / 255.0 if canvas.dtype == np.uint8 else np.clip(canvas.astype(np.float32), 0.0, 1.0)
-    target = np.asarray(image, np.float32) / 255.0
+    return cf, np.asarray(image, np.float32) / 255.0
+
+
+def _fit_remaining(
+    plan: StrokePlan, target: np.ndarray, layers: np.ndarray, cf: np.ndarray, done: int, seed: int, jobs: int | None, progress: Callable[[int], None] | None, refine: int | None
+) -> list:
+    """The remaining (layer, level) groups fitted again over the canvas ``cf`` with the
+    plan's brush widths and paints, then (``refine`` passes, default the plan's own) the
+    teacher's refinement of the new strokes over the canvas. Returns the fitted strokes."""
     groups = remaining_groups(plan, done)
     widths = level_widths_px(plan)
     settings = plan.meta.get("settings", {}) if isinstance(plan.meta.get("settings"), dict) else {}
     fixed = bool(settings.get("brush_widths_mm"))
-    palette = tuple(tuple(int(v) for v in p.rgb) for p in plan.palette)
+    palette = _palette(plan)
     fs = FitSettings(widths_px=widths, palette=palette, fixed_widths=fixed)
-    seed = int(plan.meta.get("seed", 0)) + done if seed is None else int(seed)
     if refine is None:
         rp = plan.meta.get("refine_passes", 0)
         refine = int(rp) if isinstance(rp, int) and not isinstance(rp, bool) and 0 <= rp <= 10 else 0
     # (measured on the bench images with sim-arm: refitting the groups beats refining
     # the plan's own remaining strokes against the canvas, 2.2 against 1.3 dB)
-    fitted, _ = fit_groups(target, np.asarray(layers), cf, groups, fs, seed=seed, progress=progress, jobs=jobs)
+    fitted, _ = fit_groups(target, layers, cf, groups, fs, seed=seed, progress=progress, jobs=jobs)
     if refine and fitted:
         # the teacher's refinement of the new strokes, over what is on the canvas
         pal = np.array(palette, np.uint8).reshape(-1, 3)
         fitted, _ = refine_strokes(fitted, target, (1.0, 1.0, 1.0), RefineSettings(passes=refine), pal, fixed, base=cf)
+    return fitted
 
-    # order inside each group for travel, then spread each group's strokes over the
-    # steps its old strokes had
-    if fitted:
-        order, flips = order_groups([f.points for f in fitted], [(f.layer, f.level) for f in fitted], [f.width / 2.0 + 0.5 for f in fitted])
-    else:
-        order, flips = [], []
-    ordered = [fitted[i] for i in order]
+
+def _palette(plan: StrokePlan) -> tuple[tuple[int, ...], ...]:
+    return tuple(tuple(int(v) for v in p.rgb) for p in plan.palette)
+
+
+def _spread_steps(plan: StrokePlan, done: int, ordered: list) -> list:
+    """The step of each new stroke: each group's new strokes take, in order, the steps
+    its old remaining strokes had (at least the last painted stroke's), never decreasing."""
     old_steps: dict[tuple[int, int], list[int]] = {}
     for s in plan.strokes[done:]:
         old_steps.setdefault((s.layer, s.level), []).append(s.step)
@@ -180,13 +213,18 @@ def replan(
         seen[key] = j + 1
         olds = old_steps.get(key, [first])
         steps.append(max(olds[j * len(olds) // counts[key]], first))
-    steps = list(np.maximum.accumulate(steps)) if steps else []
-    pal = np.array(palette, np.uint8).reshape(-1, 3)
+    return list(np.maximum.accumulate(steps)) if steps else []
+
+
+def _assemble_new(plan: StrokePlan, ordered: list, flips: list, steps: list) -> StrokePlan:
+    """The new strokes as a plan on the old one's canvas, paints and brushes (each
+    stroke's paint is the palette entry of its colour, its brush the nearest width)."""
+    pal = np.array(_palette(plan), np.uint8).reshape(-1, 3)
     colours = np.array([f.rgb for f in ordered], np.uint8).reshape(-1, 3)
     paint = np.argmax((colours[:, None, :] == pal[None]).all(axis=2), axis=1) if len(colours) else np.zeros(0, int)
     mm = plan.canvas.mm_per_px
     bw = np.array([b.width_mm for b in plan.brushes], np.float64)
-    new = assemble_plan(
+    return assemble_plan(
         plan.canvas,
         [f.points[::-1] if fl else f.points for f, fl in zip(ordered, flips)],
         width_mm=[f.width * mm for f in ordered],
@@ -202,16 +240,16 @@ def replan(
         brush_shapes=[b.shape for b in plan.brushes],
         meta={},
     )
-    kept = list(plan.strokes[:done])
-    added = [replace(s, id=done + i, actions=()) for i, s in enumerate(new.strokes)]
+
+
+def _redo_machine_actions(plan: StrokePlan, kept: list[Stroke], added: list[Stroke]) -> list[Stroke]:
+    """``kept + added``; for a plan made for a machine (its strokes carry actions), the
+    added strokes' machine actions worked out again after the kept ones."""
     strokes = kept + added
     machine = plan.meta.get("machine")
     if isinstance(machine, dict) and any(s.actions for s in plan.strokes):
         from animatepainter.planner.machine.adapt import insert_actions
         from animatepainter.planner.machine.profile import profile_from_dict
 
-        strokes = kept + insert_actions(strokes, profile_from_dict(machine, "the plan's machine"))[done:]
-    meta = dict(plan.meta)
-    meta["replan"] = {"done": done, "seed": seed, "strokes_before": n - done, "strokes_after": len(added), "replans": int(plan.meta.get("replan", {}).get("replans", 0)) + 1 if isinstance(plan.meta.get("replan"), dict) else 1}
-    log.debug("replanned after %d strokes: %d left -> %d new", done, n - done, len(added))
-    return replace(plan, strokes=strokes, meta=meta)
+        strokes = kept + insert_actions(strokes, profile_from_dict(machine, "the plan's machine"))[len(kept):]
+    return strokes
