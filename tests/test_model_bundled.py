@@ -202,9 +202,11 @@ def test_bad_small_checkpoints_and_data_are_one_line_errors(small_onnx, tmp_path
 
     assert main(["-q", "synth", "-o", str(data), "--procedural", "2", "--frames", "8", "--size", "32", "-j", "1"]) == 0
     err = _one_line_error(["train", data, "-o", tmp_path / "t", "--config", "small", "--steps", "1", "--threads", "1"], capsys)
-    assert "8 frames per sample" in err and "16" in err
+    assert "8 frames per sample, but the model makes 16; synthesise with --frames 16" in err, err
     err = _one_line_error(["evaluate-model", "--ckpt", small, "--ablation", "none", "--baseline", "none", "--data", data, "--steps", "1", "--threads", "1"], capsys)
-    assert "works at 64x64" in err or "frames" in err
+    # check_samples_fit names both misfits, the model's figures and the synth flags
+    assert "has 8 frames and 32x32 px" in err and "makes 16 frames of 64x64 px" in err, err
+    assert "--frames 16 --size 64" in err, err
     # a 64-px/16-frame ablation of another model size is refused as the ablation of tiny
     err = _one_line_error(["evaluate-model", "--ckpt", tiny, "--ablation", default_checkpoint("small-nodf"), "--procedural", "1", "--real", "", "--steps", "1"], capsys)
     assert "makes 16 frames of 64 px" in err
