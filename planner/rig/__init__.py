@@ -7,7 +7,11 @@
 * :mod:`.layout` — the corner markers and colour patches on the canvas margins.
 * :mod:`.camera` — photograph the physical canvas (perspective, blur, cast, noise, JPEG).
 * :mod:`.register` — from a photo back to the plan's pixel frame, colour-corrected.
-* :mod:`.calibrate` — a test sheet, and the rig's real width, offset and coverage from
-  a photo of it.
+* :mod:`.calibrate` — a calibration sheet (:func:`~.calibrate.calibration_sheet_plan`),
+  and the rig's real width, offset and coverage from a photo of it.
 * :mod:`.loop` — paint, photograph, register, replan (:mod:`~animatepainter.planner.teacher.replan`), repeat.
+
+Nothing is re-exported here: import from the modules (``from
+animatepainter.planner.rig.register import register_photo``), so that loading a rig
+profile does not pull in OpenCV, colour-science and the teacher.
 """
