@@ -374,14 +374,10 @@ def train(dataset: str | Path, out: str | Path, settings: TrainSettings, progres
             settings, or ``out`` holds a different run.
     """
     import torch
-    from accelerate import Accelerator
     from accelerate.utils import set_seed
-    from diffusers.training_utils import EMAModel
 
     from animatepainter.planner.atomic import check_writable_dir
     from animatepainter.model.data.dataset import DatasetReader
-
-    from animatepainter.model.pipeline import save_pipeline
 
     settings.check()
     out = Path(out)
@@ -389,37 +385,15 @@ def train(dataset: str | Path, out: str | Path, settings: TrainSettings, progres
     reader = DatasetReader(dataset, shuffle_buffer=settings.shuffle_buffer, seed=settings.seed)
     if reader.manifest.get("settings", {}).get("aspect", "crop") != "crop":
         raise InputError(f"{dataset}: samples of different shapes (synthesised with --aspect keep) cannot be batched; use --aspect crop")
-
-    mp = settings.mixed_precision
-    cuda = torch.cuda.is_available() and settings.device == "auto"
-    if mp == "auto":
-        mp = ("bf16" if torch.cuda.is_bf16_supported() else "fp16") if cuda else "no"
-    if mp != "no" and not cuda:
-        raise SettingsError(f"mixed_precision {mp} needs a GPU; use 'no' on the CPU", "mixed_precision")
-    accelerator = Accelerator(mixed_precision=mp, cpu=not cuda)
+    accelerator = _accelerator(settings)
     set_seed(settings.seed)
     pipe, defaults = _build_pipeline(settings, reader.frames, int(reader.manifest.get("settings", {}).get("size", 0)) or None)
     s = settings.resolved(defaults)
     res, n_frames = pipe.config.resolution, pipe.config.num_frames
-    if reader.frames != n_frames:
-        raise InputError(f"{dataset}: {reader.frames} frames per sample, but the model makes {n_frames}; synthesise with --frames {n_frames}")
-
-    ds_bg = reader.manifest.get("settings", {}).get("background")
-    if ds_bg is not None and list(ds_bg) != list(pipe.config.background):
-        raise InputError(f"{dataset}: synthesised on a {tuple(ds_bg)} canvas but the model paints on {tuple(pipe.config.background)}")
+    _check_dataset_fits(dataset, reader, pipe)
     fingerprint = {"settings": s.fingerprint(), "dataset": reader.manifest.get("settings"), "dataset_samples": len(reader), "model_name": pipe.config.model_name}
     fp_path = out / "train_settings.json"
-    resume_dir = latest_checkpoint(out)
-    if resume_dir is not None or fp_path.exists():
-        try:
-            prev = json.loads(fp_path.read_text())
-        except (OSError, ValueError):
-            prev = None
-        if prev != json.loads(json.dumps(fingerprint)):
-            diff = _first_difference(prev, json.loads(json.dumps(fingerprint)))
-            raise SettingsError(f"{out} holds a training run with other settings ({diff}); use another -o folder")
-    elif (out / "model_index.json").exists():
-        raise SettingsError(f"{out} already holds a checkpoint that was not trained by this command; use another -o folder")
+    resume_dir = _resumable(out, fp_path, fingerprint)
 
     space = pipe.space
     device = accelerator.device
@@ -428,33 +402,11 @@ def train(dataset: str | Path, out: str | Path, settings: TrainSettings, progres
     denoiser = pipe.denoiser
     denoiser.to(device)
     params = [p for p in denoiser.parameters() if p.requires_grad]
-    opt = torch.optim.AdamW(params, lr=s.learning_rate, weight_decay=s.weight_decay)
-    total = max(s.steps, 1)
-    warm = min(s.warmup_steps, max(total // 4, 1))
-
-    def lr_lambda(step: int) -> float:
-        if step < warm:
-            return (step + 1) / warm
-        p = min((step - warm) / max(total - warm, 1), 1.0)
-        return 0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * p))
-
-    # (diffusers' named schedules decay to zero; this one keeps a 10 % floor so that a
-    # resumed run given more steps keeps learning)
-    lr_sched = torch.optim.lr_scheduler.LambdaLR(opt, lr_lambda)
-    ema = EMAModel(params, decay=s.ema_decay, use_ema_warmup=True, power=0.75)
-    ema.to(device)
+    opt, lr_sched, ema = _optimiser(params, s, device)
     denoiser, opt, lr_sched = accelerator.prepare(denoiser, opt, lr_sched)
     accelerator.register_for_checkpointing(ema)
     targets = _Targets(pipe.scheduler, s.snr_gamma)
-
-    start = 0
-    if resume_dir is not None:
-        try:
-            accelerator.load_state(str(resume_dir))
-            start = int(json.loads((resume_dir / _STATE_FILE).read_text())["step"])
-        except (OSError, ValueError, KeyError, RuntimeError) as e:
-            raise InputError(f"{resume_dir}: cannot resume from this checkpoint ({one_line(e, 160)})") from None
-        log.info("resuming from %s (step %d)", resume_dir, start)
+    start = _resume(accelerator, resume_dir)
     if start >= s.steps and (out / "model_index.json").exists():
         log.info("%s: already trained for %d steps", out, start)
     if accelerator.is_main_process:
@@ -487,24 +439,8 @@ def train(dataset: str | Path, out: str | Path, settings: TrainSettings, progres
             while step < s.steps:
                 t0 = time.perf_counter()
                 g = torch.Generator().manual_seed(((s.seed * 1_000_003 + step) * 131 + rank) & 0x7FFFFFFFFFFFFFFF)
-                batch = next(batches)
-                frames, image, depth = _to_model_batch(batch, res, n_frames, s.augment, g, device)
-                with torch.no_grad():
-                    b, t = frames.shape[:2]
-                    x0 = space.encode(frames.flatten(0, 1)).reshape(b, t, -1, *space_hw(res, space))
-                    img_lat = space.encode(image)
-                inp, ts, target, weight = targets(x0, g)
-                with accelerator.autocast():
-                    pred = denoiser(inp, ts, image=image, image_latent=img_lat, depth=depth)
-                per = ((pred.float() - target.float()) ** 2).mean(dim=(1, 2, 3, 4))
-                loss = (per * weight).mean()
-                accelerator.backward(loss)
-                if accelerator.sync_gradients:
-                    accelerator.clip_grad_norm_(params, 1.0)
-                opt.step()
-                lr_sched.step()
-                opt.zero_grad(set_to_none=True)
-                ema.step(params)
+                frames, image, depth = _to_model_batch(next(batches), res, n_frames, s.augment, g, device)
+                loss = _train_step(accelerator, denoiser, space, targets, frames, image, depth, res, g, params, opt, lr_sched, ema)
                 step += 1
                 lv = float(accelerator.gather(loss.detach()[None]).mean())
                 losses.append(lv)
@@ -525,20 +461,7 @@ def train(dataset: str | Path, out: str | Path, settings: TrainSettings, progres
     seconds = time.perf_counter() - t_start
     accelerator.wait_for_everyone()
     if accelerator.is_main_process:
-        # the published pipeline carries the EMA weights
-        ema.store(params)
-        ema.copy_to(params)
-        from diffusers.utils import logging as dlogging
-
-        verbosity = dlogging.get_verbosity()
-        dlogging.set_verbosity_error()  # (its note on casting modules with .to() is moot here)
-        try:  # ``denoiser`` shares its modules with ``pipe``
-            pipe.to("cpu", torch.float16 if s.save_dtype == "fp16" else torch.float32)
-            save_pipeline(pipe, out)
-        finally:
-            pipe.to(device, torch.float32)
-            ema.restore(params)
-            dlogging.set_verbosity(verbosity)
+        _publish_ema(pipe, ema, params, out, s, device)
     done = step - start
     return TrainResult(
         out=out,
@@ -551,6 +474,134 @@ def train(dataset: str | Path, out: str | Path, settings: TrainSettings, progres
         processes=world,
         main=accelerator.is_main_process,
     )
+
+
+def _accelerator(settings: TrainSettings) -> Any:
+    """The ``accelerate.Accelerator``: on CUDA when there is one and ``device`` is
+    ``auto`` (mixed precision ``auto``: bf16 where supported, else fp16), else the CPU,
+    where mixed precision is refused."""
+    import torch
+    from accelerate import Accelerator
+
+    mp = settings.mixed_precision
+    cuda = torch.cuda.is_available() and settings.device == "auto"
+    if mp == "auto":
+        mp = ("bf16" if torch.cuda.is_bf16_supported() else "fp16") if cuda else "no"
+    if mp != "no" and not cuda:
+        raise SettingsError(f"mixed_precision {mp} needs a GPU; use 'no' on the CPU", "mixed_precision")
+    return Accelerator(mixed_precision=mp, cpu=not cuda)
+
+
+def _check_dataset_fits(dataset: str | Path, reader: Any, pipe: Any) -> None:
+    """Refuse a dataset whose frame count or canvas colour is not the model's."""
+    n_frames = pipe.config.num_frames
+    if reader.frames != n_frames:
+        raise InputError(f"{dataset}: {reader.frames} frames per sample, but the model makes {n_frames}; synthesise with --frames {n_frames}")
+    ds_bg = reader.manifest.get("settings", {}).get("background")
+    if ds_bg is not None and list(ds_bg) != list(pipe.config.background):
+        raise InputError(f"{dataset}: synthesised on a {tuple(ds_bg)} canvas but the model paints on {tuple(pipe.config.background)}")
+
+
+def _resumable(out: Path, fp_path: Path, fingerprint: dict[str, Any]) -> Path | None:
+    """The checkpoint to resume from (the newest in ``out``), or ``None`` for a new
+    run; refuses a folder that holds a run with other settings, or a checkpoint this
+    command did not train."""
+    resume_dir = latest_checkpoint(out)
+    if resume_dir is not None or fp_path.exists():
+        try:
+            prev = json.loads(fp_path.read_text())
+        except (OSError, ValueError):
+            prev = None
+        if prev != json.loads(json.dumps(fingerprint)):
+            diff = _first_difference(prev, json.loads(json.dumps(fingerprint)))
+            raise SettingsError(f"{out} holds a training run with other settings ({diff}); use another -o folder")
+    elif (out / "model_index.json").exists():
+        raise SettingsError(f"{out} already holds a checkpoint that was not trained by this command; use another -o folder")
+    return resume_dir
+
+
+def _optimiser(params: list[Any], s: TrainSettings, device: Any) -> tuple[Any, Any, Any]:
+    """AdamW, its learning-rate schedule (linear warm-up, then cosine to a 10 % floor)
+    and the EMA of the weights (on ``device``)."""
+    import torch
+    from diffusers.training_utils import EMAModel
+
+    opt = torch.optim.AdamW(params, lr=s.learning_rate, weight_decay=s.weight_decay)
+    total = max(s.steps, 1)
+    warm = min(s.warmup_steps, max(total // 4, 1))
+
+    def lr_lambda(step: int) -> float:
+        if step < warm:
+            return (step + 1) / warm
+        p = min((step - warm) / max(total - warm, 1), 1.0)
+        return 0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * p))
+
+    # (diffusers' named schedules decay to zero; this one keeps a 10 % floor so that a
+    # resumed run given more steps keeps learning)
+    lr_sched = torch.optim.lr_scheduler.LambdaLR(opt, lr_lambda)
+    ema = EMAModel(params, decay=s.ema_decay, use_ema_warmup=True, power=0.75)
+    ema.to(device)
+    return opt, lr_sched, ema
+
+
+def _resume(accelerator: Any, resume_dir: Path | None) -> int:
+    """Load the training state from ``resume_dir``; the step it was saved at (0 for a
+    new run)."""
+    if resume_dir is None:
+        return 0
+    try:
+        accelerator.load_state(str(resume_dir))
+        start = int(json.loads((resume_dir / _STATE_FILE).read_text())["step"])
+    except (OSError, ValueError, KeyError, RuntimeError) as e:
+        raise InputError(f"{resume_dir}: cannot resume from this checkpoint ({one_line(e, 160)})") from None
+    log.info("resuming from %s (step %d)", resume_dir, start)
+    return start
+
+
+def _train_step(accelerator: Any, denoiser: Any, space: Any, targets: Any, frames: Any, image: Any, depth: Any, res: int, g: Any, params: list[Any], opt: Any, lr_sched: Any, ema: Any) -> Any:
+    """One optimisation step on a batch: encode the frames and the picture, noise them
+    (``targets``, with generator ``g``), the weighted MSE of the denoiser's prediction,
+    backward, clip, step the optimiser, schedule and EMA. Returns the loss tensor."""
+    import torch
+
+    with torch.no_grad():
+        b, t = frames.shape[:2]
+        x0 = space.encode(frames.flatten(0, 1)).reshape(b, t, -1, *space_hw(res, space))
+        img_lat = space.encode(image)
+    inp, ts, target, weight = targets(x0, g)
+    with accelerator.autocast():
+        pred = denoiser(inp, ts, image=image, image_latent=img_lat, depth=depth)
+    per = ((pred.float() - target.float()) ** 2).mean(dim=(1, 2, 3, 4))
+    loss = (per * weight).mean()
+    accelerator.backward(loss)
+    if accelerator.sync_gradients:
+        accelerator.clip_grad_norm_(params, 1.0)
+    opt.step()
+    lr_sched.step()
+    opt.zero_grad(set_to_none=True)
+    ema.step(params)
+    return loss
+
+
+def _publish_ema(pipe: Any, ema: Any, params: list[Any], out: Path, s: TrainSettings, device: Any) -> None:
+    """Save the pipeline to ``out`` with the EMA weights (in ``save_dtype``), then put
+    the training weights back."""
+    import torch
+    from diffusers.utils import logging as dlogging
+
+    from animatepainter.model.pipeline import save_pipeline
+
+    ema.store(params)
+    ema.copy_to(params)
+    verbosity = dlogging.get_verbosity()
+    dlogging.set_verbosity_error()  # (its note on casting modules with .to() is moot here)
+    try:  # ``denoiser`` shares its modules with ``pipe``
+        pipe.to("cpu", torch.float16 if s.save_dtype == "fp16" else torch.float32)
+        save_pipeline(pipe, out)
+    finally:
+        pipe.to(device, torch.float32)
+        ema.restore(params)
+        dlogging.set_verbosity(verbosity)
 
 
 def space_hw(resolution: int, space: Any) -> tuple[int, int]:
