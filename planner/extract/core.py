@@ -49,7 +49,7 @@ from animatepainter.planner.images import MIN_SIDE, resize_long_side
 from animatepainter.planner.layers import check_layers
 from animatepainter.planner.process import check_colour_tolerance
 from animatepainter.planner.order import order_groups
-from animatepainter.planner.plan import StrokePlan
+from animatepainter.planner.plan import Canvas, StrokePlan
 from animatepainter.planner.progress import NULL_PROGRESS, Progress
 from animatepainter.planner.render import new_canvas, to_uint8
 from animatepainter.planner.extract.change import ChangeSettings, Changes, detect_changes, drop_specks, hold_means
@@ -250,8 +250,6 @@ def extract_plan(
             does not match ``image`` / ``depth`` in aspect ratio.
         SettingsError: impossible settings.
     """
-    from animatepainter.planner.layers import layer_map as layers_of
-
     settings.check()
     timings: dict[str, float] = {}
     t0 = time.perf_counter()
@@ -259,10 +257,45 @@ def extract_plan(
     process = prepare_process(frames, settings.background, settings.reverse, n_read=len(frames))
     if settings.occlusion_frames:
         process.frames = remove_occlusions(process.frames, settings.occlusion_frames)
-    fh, fw = process.frames.shape[1:3]
     bg = process.background
+    work = _working_picture(process, image, settings)
+    h, w = work.shape[:2]
+    wh = (w, h)
+    changes = _changes_of(process, settings)
+    timings["changes_s"] = time.perf_counter() - t0
 
-    # working resolution
+    canvas = canvas_for(wh, settings.canvas_mm, bg)
+    brushes_mm, widths_px = _brushes(settings, wh, canvas.mm_per_px)
+    layer_map, depth = _depth_layers(depth, wh, settings)
+    bgf = np.asarray(bg, np.float32) / 255.0
+    n_steps = len(process.frames) - 1
+    t0 = time.perf_counter()
+    raw = _strokes_of_steps(process, changes, work if image is not None else None, wh, bgf, widths_px, settings, progress)
+    timings["strokes_s"] = time.perf_counter() - t0
+
+    t0 = time.perf_counter()
+    layer_of = _stroke_layers(raw, layer_map, wh)
+    settled = None
+    if raw and (settings.colour_tolerance is not None or settings.min_visible > 0):
+        picture = work if image is not None else _resize(process.frames[-1], wh, cv2.INTER_AREA)
+        raw, layer_of, settled = _settle(raw, layer_of, picture, widths_px, bgf, settings, progress)
+        timings["settle_s"] = time.perf_counter() - t0
+        t0 = time.perf_counter()
+    plan = _assemble_extracted(raw, layer_of, canvas, brushes_mm, process, settings, engine, settled, meta, source_sha256, wh)
+    timings["plan_s"] = time.perf_counter() - t0
+    log.info("extracted %d strokes from %d frames", len(plan.strokes), n_steps + 1)
+    return ExtractResult(plan=plan, image=work, process=process, changes=changes, depth=depth, timings=timings)
+
+
+#: an extracted stroke before assembly: points (px, working frame), brush, rgb (uint8), step
+_Raw = tuple[np.ndarray, int, np.ndarray, int]
+
+
+def _working_picture(process: Process, image: np.ndarray | None, settings: ExtractSettings) -> np.ndarray:
+    """The picture strokes are fitted at: ``image`` (checked: uint8 RGB with the frames'
+    aspect ratio) or else the last frame, resized to ``settings.size``; at least
+    :data:`MIN_SIDE` px on each side."""
+    fh, fw = process.frames.shape[1:3]
     if image is not None:
         image = np.asarray(image)
         if image.ndim != 3 or image.shape[2] != 3 or image.dtype != np.uint8:
@@ -275,11 +308,14 @@ def extract_plan(
     h, w = work.shape[:2]
     if min(h, w) < MIN_SIDE:
         raise SettingsError(f"working size {w}x{h} px is too small; need at least {MIN_SIDE} px on each side")
-    wh = (w, h)
+    return work
 
+
+def _changes_of(process: Process, settings: ExtractSettings) -> Changes:
+    """The process's change masks (:func:`detect_changes`); a still input is refused
+    even when it starts painted (then the blank frame put before it would make one
+    change, the whole picture at once)."""
     changes = detect_changes(process.frames, ChangeSettings(threshold=settings.threshold))
-    # a still input is refused even when it starts painted (then the blank frame put
-    # before it would make one change, the whole picture at once)
     own = changes.masks[1:] if process.prepended_blank else changes.masks
     if not own.any():
         given = process.frames[1:] if process.prepended_blank else process.frames
@@ -288,26 +324,46 @@ def extract_plan(
             f"frames never change: the largest colour change between frames is Delta E {steps_de:.1f}, "
             f"below the threshold {settings.threshold:g} (--threshold)"
         )
-    timings["changes_s"] = time.perf_counter() - t0
+    return changes
 
-    # canvas, brushes
-    canvas = canvas_for(wh, settings.canvas_mm, bg)
-    mm = canvas.mm_per_px
+
+def _brushes(settings: ExtractSettings, wh: tuple[int, int], mm: float) -> tuple[tuple[float, ...], list[float]]:
+    """The brush widths, mm (widest first; ``settings.brushes_mm`` or the defaults for
+    the picture) and in working px; refuses a finest brush wider than half the picture."""
+    w, h = wh
     brushes_mm = tuple(sorted(set(round(float(b), 3) for b in (settings.brushes_mm or default_brushes_mm(wh, mm))), reverse=True))
     widths_px = [b / mm for b in brushes_mm]
     if widths_px[-1] > min(h, w) / 2:
         raise SettingsError(f"brushes_mm: the finest brush ({brushes_mm[-1]} mm) is wider than half the picture ({min(h, w) * mm / 2:.1f} mm); give finer ones", "brushes_mm")
     if widths_px[-1] < 1.0:
         log.warning("the finest brush (%g mm) is %.2f px at the working size; strokes that thin render faintly", brushes_mm[-1], widths_px[-1])
-    layer_map = None
-    if depth is not None:
-        d = np.asarray(depth, np.float32)
-        if d.ndim != 2 or abs(d.shape[1] / d.shape[0] - w / h) > 0.02 * w / h:
-            raise InputError(f"depth map is {d.shape[-1]}x{d.shape[0]} px but the picture is {w}x{h} px (different aspect ratio)")
-        d = _resize(np.clip(d, 0, 1), wh, cv2.INTER_LINEAR)
-        layer_map = layers_of(d, settings.layers)
-        depth = d
+    return brushes_mm, widths_px
 
+
+def _depth_layers(depth: np.ndarray | None, wh: tuple[int, int], settings: ExtractSettings) -> tuple[np.ndarray | None, np.ndarray | None]:
+    """``(layer_map, depth)`` at the working size, or ``(None, None)`` without a depth
+    map; refuses one of another aspect ratio."""
+    from animatepainter.planner.layers import layer_map as layers_of
+
+    if depth is None:
+        return None, None
+    w, h = wh
+    d = np.asarray(depth, np.float32)
+    if d.ndim != 2 or abs(d.shape[1] / d.shape[0] - w / h) > 0.02 * w / h:
+        raise InputError(f"depth map is {d.shape[-1]}x{d.shape[0]} px but the picture is {w}x{h} px (different aspect ratio)")
+    d = _resize(np.clip(d, 0, 1), wh, cv2.INTER_LINEAR)
+    return layers_of(d, settings.layers), d
+
+
+def _strokes_of_steps(
+    process: Process, changes: Changes, work: np.ndarray | None, wh: tuple[int, int], bgf: np.ndarray, widths_px: list[float], settings: ExtractSettings, progress: Progress
+) -> list[_Raw]:
+    """The strokes of each step, in painting order: each step paints, over the canvas
+    so far, toward its frame where it changed (and, with ``catch_up``, where the canvas
+    is still far from it), its strokes ordered for travel from where the pen stopped.
+    With a target picture ``work``, a pixel painted for the last time takes the
+    picture's colour (and every pixel at the last step)."""
+    w, h = wh
     fill_settings = FillSettings(spacing=settings.spacing)
     min_px = max(int(round(settings.min_area * widths_px[-1] ** 2)), 2)
     seg_min = max(int(round(0.25 * widths_px[-1] ** 2)), 4)
@@ -325,23 +381,21 @@ def extract_plan(
     )
     last_change = _up_mask_int(changes.last_change, wh)
     first_change = _up_mask_int(changes.first_change, wh)
-    work_lab = lab_of(work) if image is not None else None
-    bgf = np.asarray(bg, np.float32) / 255.0
+    work_lab = lab_of(work) if work is not None else None
     cv = new_canvas(h, w, bgf)
     # each step paints toward its frame with every pixel averaged over the frames it
     # holds still (the frames' noise averages out; a change too small to count
     # still shows, unlike the accepted state, which keeps the older value)
     held = hold_means(process.frames, changes.masks)
     n_steps = len(process.frames) - 1
-    raw: list[tuple[np.ndarray, int, np.ndarray, int]] = []  # (points px, brush, rgb u8, step)
+    raw: list[_Raw] = []
     pen = None
-    t0 = time.perf_counter()
     with progress.stage("extract", n_steps) as st:
         for t in range(1, n_steps + 1):
             target = _resize(held[t], wh, cv2.INTER_LINEAR)
             tgt_lab = lab_of(target)
             painted_before = (first_change > 0) & (first_change <= t)
-            if image is not None:
+            if work is not None:
                 final = painted_before & (last_change <= t)
                 if t == n_steps:
                     final = np.ones_like(final)
@@ -363,20 +417,36 @@ def extract_plan(
                     raw.append((s.points[::-1] if f else s.points, s.brush, s.rgb, t - 1))
                 pen = raw[-1][0][-1]
             st.advance(1)
-    timings["strokes_s"] = time.perf_counter() - t0
+    return raw
 
-    t0 = time.perf_counter()
+
+def _stroke_layers(raw: list[_Raw], layer_map: np.ndarray | None, wh: tuple[int, int]) -> list[int]:
+    """Each stroke's depth layer: the most common one under its points (0 without depth)."""
+    w, h = wh
     layer_of = [0] * len(raw)
     if layer_map is not None:
         for k, (pts, *_rest) in enumerate(raw):
             ij = np.clip(np.floor(pts).astype(np.int64), 0, [w - 1, h - 1])
             layer_of[k] = int(np.bincount(layer_map[ij[:, 1], ij[:, 0]]).argmax())
-    settled = None
-    if raw and (settings.colour_tolerance is not None or settings.min_visible > 0):
-        picture = work if image is not None else _resize(process.frames[-1], wh, cv2.INTER_AREA)
-        raw, layer_of, settled = _settle(raw, layer_of, picture, widths_px, bgf, settings, progress)
-        timings["settle_s"] = time.perf_counter() - t0
-        t0 = time.perf_counter()
+    return layer_of
+
+
+def _assemble_extracted(
+    raw: list[_Raw],
+    layer_of: list[int],
+    canvas: Canvas,
+    brushes_mm: tuple[float, ...],
+    process: Process,
+    settings: ExtractSettings,
+    engine: str,
+    settled: Any,
+    meta: dict[str, Any] | None,
+    source_sha256: str | None,
+    wh: tuple[int, int],
+) -> StrokePlan:
+    """The plan: paints by k-means of the strokes' colours, a stroke's level its brush,
+    and the provenance (frames used, pruning, ``meta``, ``source_sha256``)."""
+    fh, fw = process.frames.shape[1:3]
     paints, labels_p = make_palette(np.array([r[2] for r in raw], np.uint8).reshape(-1, 3), settings.palette, settings.seed)
     frames_meta = {
         "read": int(process.source_frames),
@@ -384,13 +454,13 @@ def extract_plan(
         "size_px": [fw, fh],
         "prepended_blank": bool(process.prepended_blank),
         "reversed": bool(process.reversed),
-        "background": list(bg),
+        "background": list(process.background),
     }
-    plan_meta = provenance(engine, settings, settings.seed, working_px=[w, h], frames=frames_meta, **({"pruning": settled.to_json()} if settled is not None else {}))
+    plan_meta = provenance(engine, settings, settings.seed, working_px=list(wh), frames=frames_meta, **({"pruning": settled.to_json()} if settled is not None else {}))
     plan_meta.update(meta or {})
     if source_sha256:
         plan_meta["source_sha256"] = source_sha256
-    plan = assemble_plan(
+    return assemble_plan(
         canvas,
         [r[0] for r in raw],
         brush=[r[1] for r in raw],
@@ -403,9 +473,6 @@ def extract_plan(
         brushes_mm=brushes_mm,
         meta=plan_meta,
     )
-    timings["plan_s"] = time.perf_counter() - t0
-    log.info("extracted %d strokes from %d frames", len(plan.strokes), n_steps + 1)
-    return ExtractResult(plan=plan, image=work, process=process, changes=changes, depth=depth, timings=timings)
 
 
 def _settle(raw: list, layer_of: list[int], picture: np.ndarray, widths_px: Sequence[float], bg: np.ndarray, settings: ExtractSettings, progress: Progress):
