@@ -22,13 +22,16 @@ import logging
 import time
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from animatepainter.planner.errors import SettingsError
 from animatepainter.planner.teacher.pipeline import PaintResult, PaintSettings, working_image_and_depth
 from animatepainter.planner.progress import NULL_PROGRESS, Progress
+
+if TYPE_CHECKING:  # pragma: no cover
+    from animatepainter.planner.extract import ExtractSettings
 
 log = logging.getLogger(__name__)
 
@@ -56,6 +59,28 @@ class DiffusionOptions:
         """Raise :class:`SettingsError` naming the first impossible option."""
         if not 1 <= int(self.sample_steps) <= 1000:
             raise SettingsError(f"sample_steps must be between 1 and 1000, got {self.sample_steps}", "sample_steps")
+
+
+
+def engine_extract_settings(settings: PaintSettings, background: tuple[int, int, int] | None = None) -> ExtractSettings:
+    """The extractor's settings for the diffusion engine's plan of ``settings``: its
+    palette, canvas, layers and seed, and a painter's process as the teacher's (honest
+    colours within ``settings.colour_tolerance``, strokes at least
+    :data:`~animatepainter.planner.process.MIN_VISIBLE` visible unless
+    ``settings.min_visible`` says otherwise: the plan is settled). ``background`` (RGB
+    0..255) overrides ``settings.background`` (e.g. a held-out process's own blank)."""
+    from animatepainter.planner.extract import ExtractSettings
+    from animatepainter.planner.process import MIN_VISIBLE
+
+    return ExtractSettings(
+        palette=settings.palette,
+        canvas_mm=settings.canvas_mm,
+        background=tuple(settings.background if background is None else background),
+        layers=settings.layers,
+        seed=settings.seed,
+        colour_tolerance=settings.colour_tolerance,
+        min_visible=MIN_VISIBLE if settings.min_visible is None else float(settings.min_visible),
+    )
 
 
 def plan_with_diffusion(
@@ -89,9 +114,8 @@ def plan_with_diffusion(
     from animatepainter.model.generate import default_checkpoint, generate_process
     from animatepainter.model.pipeline import load_pipeline
 
-    from animatepainter.planner.extract import ExtractSettings, extract_plan
+    from animatepainter.planner.extract import extract_plan
     from animatepainter.planner.layers import layer_map
-    from animatepainter.planner.process import MIN_VISIBLE
 
     settings.check()
     options.check()
@@ -110,16 +134,7 @@ def plan_with_diffusion(
     frames = generate_process(pipe, work, d, steps=options.sample_steps, seed=settings.seed, progress=progress)
     timings["diffuse_s"] = time.perf_counter() - t0
 
-    ex = ExtractSettings(
-        palette=settings.palette,
-        canvas_mm=settings.canvas_mm,
-        background=tuple(settings.background),
-        layers=settings.layers,
-        seed=settings.seed,
-        # a painter's process, as the teacher's: honest colours, no hidden strokes
-        colour_tolerance=settings.colour_tolerance,
-        min_visible=MIN_VISIBLE if settings.min_visible is None else float(settings.min_visible),
-    )
+    ex = engine_extract_settings(settings)
     meta = {
         "diffuser": {
             "model": str(getattr(pipe.config, "model_name", "")),

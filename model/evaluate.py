@@ -309,9 +309,11 @@ def plan_figures(frames: np.ndarray, sample: HeldoutSample) -> dict[str, float]:
     """The process figures of the diffusion engine's plan made from ``frames``.
 
     The frames (uint8, at their own resolution) go through the frame-differencing
-    extractor with the settings ``paint --engine diffusion`` gives it (palette, layers
-    and seed of :class:`~animatepainter.planner.teacher.pipeline.PaintSettings`'
-    defaults; the canvas colour of the held-out process), the held-out image as the
+    extractor with the settings ``paint --engine diffusion`` gives it
+    (:func:`~animatepainter.model.engine.engine_extract_settings` of
+    :class:`~animatepainter.planner.teacher.pipeline.PaintSettings`' defaults: palette,
+    layers, seed, honest colours and no hidden strokes; the canvas colour of the
+    held-out process), the held-out image as the
     picture and its depth for the layers; the plan is judged by
     :func:`~animatepainter.planner.process.process_figures` against that picture.
 
@@ -324,13 +326,13 @@ def plan_figures(frames: np.ndarray, sample: HeldoutSample) -> dict[str, float]:
         the extractor refuses the process (logged).
     """
     from animatepainter.planner.errors import AnimatePainterError
-    from animatepainter.planner.extract import ExtractSettings, extract_plan
+    from animatepainter.model.engine import engine_extract_settings
+    from animatepainter.planner.extract import extract_plan
     from animatepainter.planner.process import process_figures
     from animatepainter.planner.teacher.pipeline import PaintSettings
 
-    paint = PaintSettings()
     blank = tuple(int(v) for v in _u8(sample.frames[0]).reshape(-1, 3)[0])
-    ex = ExtractSettings(palette=paint.palette, canvas_mm=paint.canvas_mm, background=blank, layers=paint.layers, seed=paint.seed)
+    ex = engine_extract_settings(PaintSettings(), background=blank)
     image = _u8(sample.image)
     try:
         plan = extract_plan(_u8(frames), ex, image=image, depth=sample.depth, engine="diffusion").plan

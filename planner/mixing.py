@@ -70,7 +70,8 @@ from typing import Any, Iterable, Mapping, Sequence
 
 import numpy as np
 
-from animatepainter.planner.colors import colour_science
+from animatepainter.planner import colors
+from animatepainter.planner.colors import colour_science, delta_e2000_lab
 from animatepainter.planner.errors import InputError, SettingsError
 from animatepainter.planner.machine.tubes import Tube, TubeSet, bundled_tube_sets, load_tubes
 
@@ -155,13 +156,21 @@ def _observer() -> tuple[Any, Any, np.ndarray]:
 
 
 def srgb_to_lab(rgb: Any) -> np.ndarray:
-    """CIELAB (D65, 2°) of sRGB colours: ``(..., 3)`` 0..255 in, float64 ``(..., 3)`` out."""
-    colour = colour_science()
-    return np.asarray(colour.XYZ_to_Lab(colour.sRGB_to_XYZ(np.asarray(rgb, np.float64) / 255.0)), np.float64)
+    """CIELAB (D65, 2°) of sRGB colours given 0..255 in any dtype (tube files and plans
+    hold integers): ``(..., 3)`` in, float64 ``(..., 3)`` out; the package's one CIELAB
+    (:func:`animatepainter.planner.colors.srgb_to_lab`)."""
+    return colors.srgb_to_lab(np.asarray(rgb, np.float64) / 255.0)
 
 
 def _xyz_to_lab(xyz: np.ndarray) -> np.ndarray:
-    return np.asarray(colour_science().XYZ_to_Lab(xyz), np.float64)
+    """CIELAB of XYZ ``(..., 3)`` (Y of white = 1), float64 ``(..., 3)``: scikit-image's
+    ``xyz2lab`` against D65 / 2°, the white and constants of the package's one CIELAB
+    (:func:`animatepainter.planner.colors.srgb_to_lab`), so a mix's ΔE means what it
+    means everywhere else."""
+    from skimage.color import xyz2lab
+
+    a = np.asarray(xyz, np.float64)
+    return xyz2lab(a.reshape(1, -1, 3), illuminant="D65", observer="2")[0].reshape(a.shape)
 
 
 def _xyz_to_srgb8(xyz: np.ndarray) -> np.ndarray:
@@ -170,9 +179,7 @@ def _xyz_to_srgb8(xyz: np.ndarray) -> np.ndarray:
     return np.clip(np.rint(rgb * 255.0), 0, 255).astype(np.uint8)
 
 
-def delta_e2000(lab_a: Any, lab_b: Any) -> np.ndarray:
-    """CIEDE2000 between CIELAB colours ``(..., 3)`` (broadcast), float64 ``(...)``."""
-    return np.asarray(colour_science().delta_E(np.asarray(lab_a, np.float64), np.asarray(lab_b, np.float64), method="CIE 2000"), np.float64)
+delta_e2000 = delta_e2000_lab  # CIEDE2000 between CIELAB colours, the package's one (colors.delta_e2000_lab)
 
 
 # -- the model -------------------------------------------------------------------------

@@ -36,6 +36,7 @@ from typing import TYPE_CHECKING, Any, Sequence
 import numpy as np
 from numba import njit
 
+from animatepainter.planner.colors import delta_e2000, srgb_to_lab  # re-exported: the package's one CIELAB
 from animatepainter.planner.errors import SettingsError
 from animatepainter.planner.teacher.kernels import polyline_box, polyline_d2
 
@@ -87,13 +88,17 @@ def _lin(c):
 
 @njit(cache=True, nogil=True)
 def _f(t):
-    return t ** (1.0 / 3.0) if t > 216.0 / 24389.0 else (24389.0 / 27.0 * t + 16.0) / 116.0
+    # scikit-image's constants (0.008856, 7.787), not the exact CIE 216/24389 and
+    # 24389/27 * 1/116: these compiled copies must give the very numbers of the package's
+    # one CIELAB helper (:func:`animatepainter.planner.colors.srgb_to_lab`)
+    return t ** (1.0 / 3.0) if t > 0.008856 else 7.787 * t + 16.0 / 116.0
 
 
 @njit(cache=True, nogil=True)
 def lab_of(r, g, b):
-    """CIELAB ``(L, a, b)`` (D65, 2 degrees) of an sRGB colour with channels in [0, 1]
-    (the conversion of ``skimage.color.rgb2lab`` and colour-science)."""
+    """CIELAB ``(L, a, b)`` (D65, 2 degrees) of an sRGB colour with channels in [0, 1]:
+    a compiled copy of :func:`animatepainter.planner.colors.srgb_to_lab` (scikit-image's
+    conversion, the same matrix, white and constants) for the fitter's loops."""
     rl = _lin(r)
     gl = _lin(g)
     bl = _lin(b)
@@ -252,50 +257,6 @@ def allowed_paints(palette, ref, tol, out):
         if out[p]:
             k += 1
     return k
-
-
-def srgb_to_lab(rgb: np.ndarray) -> np.ndarray:
-    """CIELAB (D65) of sRGB colours: uint8 (0..255) or float (0..1) ``(..., 3)`` ->
-    float64 ``(..., 3)``."""
-    a = np.asarray(rgb)
-    f = a.astype(np.float64) / 255.0 if a.dtype == np.uint8 else a.astype(np.float64)
-    flat = f.reshape(-1, 3)
-    out = np.empty_like(flat)
-    _lab_many(flat, out)
-    return out.reshape(a.shape)
-
-
-@njit(cache=True)
-def _lab_many(rgb, out):
-    for i in range(rgb.shape[0]):
-        out[i, 0], out[i, 1], out[i, 2] = lab_of(rgb[i, 0], rgb[i, 1], rgb[i, 2])
-
-
-@njit(cache=True)
-def _de_many(a, b, out):
-    for i in range(a.shape[0]):
-        out[i] = de_rgb(a[i, 0], a[i, 1], a[i, 2], b[i, 0], b[i, 1], b[i, 2])
-
-
-def delta_e2000(rgb1: np.ndarray, rgb2: np.ndarray) -> np.ndarray:
-    """CIEDE2000 between sRGB colours, element by element.
-
-    Args:
-        rgb1, rgb2: ``(..., 3)``, uint8 (0..255) or float (0..1), broadcastable.
-
-    Returns:
-        float64 ``(...)``.
-    """
-
-    def unit(x):
-        x = np.asarray(x)
-        return x.astype(np.float64) / 255.0 if x.dtype == np.uint8 else x.astype(np.float64)
-
-    a, b = np.broadcast_arrays(unit(rgb1), unit(rgb2))
-    shape = a.shape[:-1]
-    out = np.empty(int(np.prod(shape)), np.float64)
-    _de_many(np.ascontiguousarray(a.reshape(-1, 3)), np.ascontiguousarray(b.reshape(-1, 3)), out)
-    return out.reshape(shape)
 
 
 def honest_colour(opt: np.ndarray, ref: np.ndarray, tol: float) -> np.ndarray:
