@@ -212,6 +212,35 @@ def test_replan_keeps_done_and_follows_the_painters_order(planned):
     assert psnr(render_plan(new), res.image) > psnr(render_plan(plan, upto=done), res.image)
 
 
+def _expected_change_actions(prev, s):
+    """The painting arm's rule, worked out by hand (docs/robot.md): a change of paint or
+    brush cleans, changes the tool when the brush changes, and dips."""
+    if prev.paint != s.paint or prev.brush != s.brush:
+        return {"clean", "dip"} | ({"tool"} if prev.brush != s.brush else set())
+    return None
+
+
+def test_replan_redoes_the_machine_actions(planned):
+    """The added strokes carry actions worked out again after the kept ones: there are
+    some, and at every change of paint or brush they clean, (tool) and dip; elsewhere
+    no clean. Fails when the redo is skipped (then every added stroke has none)."""
+    plan, res = planned
+    done = 80
+    new = replan(plan, res.image, res.layers, render_plan(plan, upto=done), done)
+    added = new.strokes[done:]
+    assert len(added) >= 20
+    assert sum(bool(s.actions) for s in added) >= 3
+    changes = 0
+    for prev, s in zip(new.strokes[done - 1 :], added):
+        want = _expected_change_actions(prev, s)
+        if want is not None:
+            changes += 1
+            assert set(s.actions) == want, (s.id, s.actions, want)
+        else:
+            assert "clean" not in s.actions and "tool" not in s.actions
+    assert changes >= 2
+
+
 def test_replan_never_repaints_what_is_right(planned):
     plan, res = planned
     new = replan(plan, res.image, res.layers, res.image, 50)
@@ -382,3 +411,20 @@ def test_cli_markers_calibrate_run(tmp_path, scene, capsys):
     assert rep["photos"] >= 1 and rep["planned_with"].endswith("calibrated.toml")
     for f in ("open_loop.png", "closed_loop.png", "contact.png", "final_plan.json"):
         assert (tmp_path / "run" / f).exists()
+
+
+def test_the_closed_loop_closes(rig, scene):
+    """Replanning against the photos wins back a real share of the ideal-to-open gap.
+
+    Without offset learning the closed loop differs from the open one only by its
+    replans (batched execution equals execution at once, same seed): with the loop's
+    replan replaced by the old plan the two canvases are equal and ``gap_recovered`` is
+    0. Measured on this scene (150 strokes, 80 px, every 50, seed 3): ideal 12.05 dB,
+    open 10.86, closed 11.10 dB, gap recovered 0.198 (0.166 with offset learning), so
+    0.08 fails the "no replan" fault clearly and leaves the real loop a wide margin."""
+    r = run_loop(scene.image, rig, PaintSettings(strokes=150, size=80, seed=1), every=50, seed=3, learn_offset=False)
+    rep = r.report
+    assert rep["replans"] >= 2
+    assert not np.array_equal(r.closed_loop, r.open_loop)
+    assert rep["closed_loop_psnr_db"] > rep["open_loop_psnr_db"] + 0.1
+    assert rep["gap_recovered"] >= 0.08, rep
