@@ -192,35 +192,18 @@ def test_draw_time_slows_down_at_corners_only():
     assert math.isclose(draw_time(corner, v, a, d), 2 * leg, rel_tol=1e-9)
 
 
-def _draw_time_loops(p: np.ndarray, v: float, a: float, dev: float) -> float:
-    """Reference: GRBL's planner written as plain backward and forward loops."""
-    seg = np.diff(p, axis=0)
-    L = np.hypot(*seg.T)
-    u = seg / L[:, None]
-    cap = [0.0]
-    for k in range(1, len(L)):
-        c = -float(u[k - 1] @ u[k])
-        sh = math.sqrt(max(0.5 * (1 - c), 0.0))
-        cap.append(v * v if sh > 1 - 1e-9 else min(v * v, a * dev * sh / (1 - sh)))
-    cap.append(0.0)
-    for k in range(len(L) - 1, -1, -1):
-        cap[k] = min(cap[k], cap[k + 1] + 2 * a * L[k])
-    for k in range(len(L)):
-        cap[k + 1] = min(cap[k + 1], cap[k] + 2 * a * L[k])
-    t = 0.0
-    for k in range(len(L)):
-        v0, v1 = math.sqrt(cap[k]), math.sqrt(cap[k + 1])
-        vp = min(v, math.sqrt((2 * a * L[k] + cap[k] + cap[k + 1]) / 2))
-        cruise = L[k] - (2 * vp * vp - cap[k] - cap[k + 1]) / (2 * a)
-        t += (vp - v0) / a + (vp - v1) / a + max(cruise, 0.0) / vp
-    return t
+def test_move_and_draw_times_worked_by_hand():
+    """Figures worked out on paper (not from the code): v = 50 mm/s, a = 1000 mm/s².
+    A 30 mm move reaches v (needs v²/a = 2.5 mm): 30/50 + 50/1000 = 0.65 s. A 1 mm move
+    never does: triangle, 2·sqrt(1/1000) = 0.0632456 s. Two 10 mm legs at a reversal stop
+    between them: 2 · (10/50 + 0.05) = 0.5 s; with no acceleration limit, 20/50 = 0.4 s."""
+    from animatepainter.planner.machine.motion import _move_time, draw_time
 
-
-@pytest.mark.parametrize("seed", range(4))
-def test_draw_time_matches_the_planner_loops(seed):
-    from animatepainter.planner.machine.motion import draw_time
-
-    rng = np.random.default_rng(seed)
-    p = np.cumsum(rng.normal(0, [0.5, 3.0, 1.0, 8.0][seed], (40, 2)), axis=0)
-    for dev in (0.0, 0.01, 0.5):
-        assert math.isclose(draw_time(p, 60.0, 1500.0, dev), _draw_time_loops(p, 60.0, 1500.0, dev), rel_tol=1e-9)
+    assert math.isclose(_move_time(30.0, 50.0, 1000.0), 0.65, rel_tol=1e-12)
+    assert math.isclose(_move_time(1.0, 50.0, 1000.0), 0.0632455532, rel_tol=1e-9)
+    assert math.isclose(draw_time(np.array([[0, 0], [30, 0]], float), 50.0, 1000.0, 0.01), 0.65, rel_tol=1e-12)
+    back = np.array([[0, 0], [10, 0], [0, 0]], float)
+    assert math.isclose(draw_time(back, 50.0, 1000.0, 0.5), 0.5, rel_tol=1e-12)
+    assert math.isclose(draw_time(back, 50.0, 0.0, 0.5), 0.4, rel_tol=1e-12)
+    # straight on through a vertex: no slow-down, the same as one 30 mm move
+    assert math.isclose(draw_time(np.array([[0, 0], [10, 0], [30, 0]], float), 50.0, 1000.0, 0.0), 0.65, rel_tol=1e-12)
