@@ -107,7 +107,7 @@ def test_paint_runs_dry_along_a_load(rig, planned):
 def test_markers_sheet_is_detected_at_the_right_corners(tmp_path):
     """Render the printed sheet and find the markers where the layout puts them (as
     OpenCV's own ArUco tests do)."""
-    cairosvg = pytest.importorskip("cairosvg")
+    import cairosvg  # a declared dependency: a broken install fails, not skips
     from animatepainter.export.markers_svg import markers_svg
 
     layout = canvas_layout(400.0, 300.0, (30.0, 30.0, 30.0, 30.0))
