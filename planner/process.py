@@ -285,6 +285,11 @@ def honest_paints(palette: np.ndarray, ref: np.ndarray, tol: float) -> np.ndarra
 
 
 # -- strokes on a raster ------------------------------------------------------------
+# The kernels below each walk a stroke's footprint with the same two loops (bounding box,
+# then `coverage` per pixel) and do different sums inside. Written out by hand on purpose:
+# numba cannot pass a per-pixel body as a callback without giving up inlining (a
+# first-class function call per pixel costs several times the loop), and no library
+# rasterises anti-aliased polyline strokes with these per-stroke sums.
 @njit(cache=True, nogil=True, inline="always")
 def coverage(points, a, b, half, x, py):
     """The renderer's coverage (float32 in [0, 1]) of pixel column ``x`` on the row whose
