@@ -91,7 +91,8 @@ def paint(
         tube_set = load_tubes(tubes)
     check_writable_dir(out)
     t0 = time.perf_counter()
-    img = load_image(image, background=bg)
+    # alpha is composited on the canvas the plan paints on: with --machine, the machine's
+    img = load_image(image, background=tuple(settings.background))
     timings = {"load_s": time.perf_counter() - t0}
     if max(img.shape[:2]) > 4 * size:
         log.warning("%s is %dx%d px; planning at %d px on the long side (--size)", image, img.shape[1], img.shape[0], size)

@@ -238,3 +238,36 @@ def test_library_errors_name_fields_and_the_cli_names_flags(scene, scene_png, tm
     code, _, err = run_cli(["train", frames, "-o", tmp_path / "t", "--lr", "2"], capsys)
     assert code == 2 and err.strip() == "error: --lr must be in (0, 1), got 2.0"
     assert not (tmp_path / "p").exists() and not (tmp_path / "x").exists() and not (tmp_path / "t").exists()
+
+
+@pytest.mark.parametrize(
+    "args, canvas",
+    [(["--machine", "painting-arm"], (250, 248, 242)), (["--background", "10,20,30"], (10, 20, 30)), ([], (255, 255, 255))],
+)
+def test_transparency_is_composited_on_the_plans_canvas(args, canvas, tmp_path, capsys):
+    """Alpha goes on the canvas the plan paints on: the machine's primed canvas with
+    --machine (not --background's default white), else --background. Checked on the
+    loaded picture itself: a fully transparent half reads as exactly the canvas colour."""
+    rgba = np.zeros((32, 32, 4), np.uint8)
+    rgba[:, :16] = (200, 30, 40, 255)  # an opaque red half, a fully transparent half
+    path = tmp_path / "alpha.png"
+    Image.fromarray(rgba, "RGBA").save(path)
+    import animatepainter.planner.images as images
+
+    seen = []
+    real = images.load_image
+
+    def spy(*a, **k):
+        img = real(*a, **k)
+        seen.append(img)
+        return img
+
+    import unittest.mock
+
+    with unittest.mock.patch.object(images, "load_image", spy):
+        code, _, err = run_cli(["-q", "paint", path, "-o", tmp_path / "o", "--strokes", "20", "--size", "32", "--video-px", "64", *args], capsys)
+    assert code == 0, err
+    img = seen[0]
+    assert tuple(int(v) for v in img[5, 25]) == canvas and tuple(int(v) for v in img[5, 5]) == (200, 30, 40)
+    plan = json.loads((tmp_path / "o" / "plan.json").read_text())
+    assert tuple(plan["canvas"]["background"]) == canvas  # the canvas the picture was composited on
