@@ -88,14 +88,42 @@ _CLICK = typer.main.get_command(app)
 
 def hoist_global_flags(args: list[str]) -> list[str]:
     """Move the root's flags (:data:`GLOBAL_FLAGS`) written after the command to the
-    front, where click parses them; everything after ``--`` is left alone."""
-    try:
-        cut = args.index("--")
-    except ValueError:
-        cut = len(args)
-    head, tail = args[:cut], args[cut:]
-    flags = [a for a in head if a in GLOBAL_FLAGS]
-    return flags + [a for a in head if a not in GLOBAL_FLAGS] + tail
+    front, where click parses them. Only flags in an option's place move: the value of a
+    command's option (``--title -v``, ``--canvas-mm 10 -q``) stays where it is, found by
+    walking the click tree the arguments name; everything after ``--`` is left alone."""
+    cmd: Any = _CLICK
+    flags: list[str] = []
+    rest: list[str] = []
+    skip = 0
+    for i, a in enumerate(args):
+        if a == "--":
+            return flags + rest + args[i:]
+        if skip:
+            skip -= 1
+            rest.append(a)
+            continue
+        if a in GLOBAL_FLAGS:
+            flags.append(a)
+            continue
+        rest.append(a)
+        if a.startswith("-") and "=" not in a:
+            skip = _values_taken(cmd, a)
+        elif not a.startswith("-"):
+            sub = getattr(cmd, "commands", {}).get(a)
+            if sub is not None:
+                cmd = sub
+    return flags + rest
+
+
+def _values_taken(cmd: Any, opt: str) -> int:
+    """How many of the following arguments the option ``opt`` of ``cmd`` takes as its
+    value (0 for a flag, a count or an unknown option)."""
+    for p in getattr(cmd, "params", ()):
+        if opt in getattr(p, "opts", ()) or opt in getattr(p, "secondary_opts", ()):
+            if getattr(p, "is_flag", False) or getattr(p, "count", False) or opt in getattr(p, "secondary_opts", ()):
+                return 0
+            return max(1, int(getattr(p, "nargs", 1) or 1))
+    return 0
 
 
 def _command_for(args: list[str]) -> Any:

@@ -75,6 +75,20 @@ def test_hoisting_leaves_arguments_after_double_dash():
     assert hoist_global_flags(["paint", "--", "-q"]) == ["paint", "--", "-q"]
 
 
+def test_hoisting_leaves_an_options_value_alone():
+    """``-v``/``-q`` that are an option's value stay that option's value; real flags after
+    them still move."""
+    from animatepainter.cli.app import hoist_global_flags
+
+    # lesson --title takes a value: "-v" is the title, the later "-q" is the global flag
+    assert hoist_global_flags(["lesson", "p", "--title", "-v", "-q"]) == ["-q", "lesson", "p", "--title", "-v"]
+    # --canvas-mm takes two values
+    assert hoist_global_flags(["paint", "a.png", "--canvas-mm", "10", "-q", "-v"]) == ["-v", "paint", "a.png", "--canvas-mm", "10", "-q"]
+    # "--opt=value" carries its own value; a flag option takes none
+    assert hoist_global_flags(["lesson", "p", "--title=-v", "-q"]) == ["-q", "lesson", "p", "--title=-v"]
+    assert hoist_global_flags(["evaluate-model", "--no-plans", "-v"]) == ["-v", "evaluate-model", "--no-plans"]
+
+
 def test_export_onnx_lives_under_export_with_the_old_alias(capsys):
     code, out, _ = run_cli(["export", "--help"], capsys)
     assert code == 0 and "onnx" in out and "gcode" in out and "rosbag" in out
