@@ -8,7 +8,8 @@ statuses:
 * 2: bad input or settings (:class:`~animatepainter.planner.errors.AnimatePainterError`),
   or a usage error (unknown option or command, missing argument: the usage line, the
   problem, and "did you mean" where a close name exists);
-* 1: an unexpected internal error (``--debug`` shows its traceback);
+* 1: the machine's trouble (an ``OSError``: a full disk, a device error; its message in
+  one line), or an unexpected internal error, a bug (``--debug`` shows its traceback);
 * 130: interrupted.
 
 Library errors name settings fields (``strokes must be ...``); :func:`main` names the
@@ -230,6 +231,13 @@ def main(argv: Optional[list[str]] = None) -> int:
         return 130
     except MemoryError:
         _error("out of memory (try a smaller --size or fewer strokes)")
+        return 1
+    except OSError as e:
+        # the machine's trouble, not a bug: a full disk, a folder gone, a device error
+        if state.debug or "--debug" in args:
+            raise
+        where = f"{e.filename}: " if getattr(e, "filename", None) else ""
+        _error(f"{where}{e.strerror or one_line(e, 200)}")
         return 1
     except Exception as e:  # noqa: BLE001 - last line of defence: one line, not a traceback
         if state.debug or "--debug" in args:

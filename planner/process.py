@@ -20,8 +20,8 @@ Definitions (shared by both engines, ``report.json`` and ``bench/bench_process.p
 *step plausibility*
     each step's canvas, on the pixels painted so far, against the picture blurred to
     that step's brush scale (Gaussian, sigma = half the step's median stroke width):
-    PSNR in dB. A coarse step is judged against a coarse picture, as a painter's
-    block-in would be.
+    PSNR in dB, with the long side at most 512 px. A coarse step is judged against a
+    coarse picture, as a painter's block-in would be.
 
 The colour conversions and CIEDE2000 are hand-written in numba because the fitter and
 the refinement evaluate them inside their compiled loops (thousands of candidates per
@@ -485,9 +485,20 @@ def stroke_colour_errors(plan: "StrokePlan", image: np.ndarray) -> np.ndarray:
     return delta_e2000(rgb, ref)
 
 
+#: the per-step figure is measured with the long side at most this many pixels: it judges
+#: each step's canvas at its brush scale, and at 1,024 px / 10,000 strokes rendering and
+#: blurring at full size took longer than the fit
+STEP_FIGURE_MAX_PX = 512
+
+
 def step_plausibility(plan: "StrokePlan", image: np.ndarray) -> list[float]:
     """Per step, PSNR (dB) of the canvas on the pixels painted so far against the
-    picture blurred to the step's brush scale (see the module docstring).
+    picture blurred to the step's brush scale (see the module docstring), measured with
+    the long side at most :data:`STEP_FIGURE_MAX_PX` pixels (``image`` area-resized).
+
+    Args:
+        plan: the plan.
+        image: uint8 ``(H, W, 3)``, the picture.
 
     Returns:
         one float per step that has strokes, in step order.
@@ -498,6 +509,8 @@ def step_plausibility(plan: "StrokePlan", image: np.ndarray) -> list[float]:
     from animatepainter.planner.render import new_canvas, paint_stroke, plan_to_pixels, stroke_bbox, stroke_coverage
 
     h, w = image.shape[:2]
+    if max(h, w) > STEP_FIGURE_MAX_PX:
+        w = max(1, round(w * STEP_FIGURE_MAX_PX / max(h, w)))
     (rh, rw), strokes = plan_to_pixels(plan, width_px=w, region="image")
     canvas = new_canvas(rh, rw, np.asarray(plan.canvas.background, np.float32) / 255.0)
     painted = np.zeros((rh, rw), bool)

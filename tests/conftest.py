@@ -61,6 +61,36 @@ def run_cli(args: list[str], capsys) -> tuple[int, str, str]:
     return code, out.out, out.err
 
 
+# -- "internal error" is for real bugs ---------------------------------------------------------
+# The CLI's last line of defence prints "error: internal error (...)" and exits 1 for an
+# exception nothing else handled. No case in the tests should reach it: every bad input has
+# its own one-line message and exit status 2. This guard records every such line printed by
+# an in-process CLI call and fails the test that caused it (mark a test
+# ``@pytest.mark.internal_error_expected`` if it provokes one on purpose).
+
+
+def pytest_configure(config):
+    config.addinivalue_line("markers", "internal_error_expected: the test provokes the CLI's 'internal error' on purpose")
+
+
+@pytest.fixture(autouse=True)
+def _no_internal_error(request, monkeypatch):
+    import animatepainter.cli.app as cli_app
+
+    seen: list[str] = []
+    real = cli_app._error
+
+    def recording(msg: str) -> None:
+        if msg.startswith("internal error"):
+            seen.append(msg)
+        real(msg)
+
+    monkeypatch.setattr(cli_app, "_error", recording)
+    yield
+    if seen and request.node.get_closest_marker("internal_error_expected") is None:
+        pytest.fail(f"the CLI said 'internal error' (reserved for real bugs): {seen[0]}", pytrace=False)
+
+
 # -- strict skips ----------------------------------------------------------------------------
 # A test that needs something outside the Python install (a browser, ROS 2's rosidl tools, a
 # CUDA GPU with onnxruntime-gpu) skips where it is missing, unless that thing is named in

@@ -82,6 +82,7 @@ def test_failure_mid_write_leaves_nothing(scene_png, tmp_path, capsys, monkeypat
     out = tmp_path / "out"
     code, _, err = run_cli(["-q", "paint", scene_png, "-o", out, *FAST], capsys)
     assert code == 1 and err.startswith("error:") and len(err.strip().splitlines()) == 1
+    assert "No space left on device" in err and "internal error" not in err  # the machine's trouble, not a bug
     assert not out.exists()
     assert list(tmp_path.iterdir()) == []
 
