@@ -146,6 +146,11 @@ def atomic_path(dest: str | Path, suffix: str | None = None) -> Iterator[Path]:
     error it is removed and ``dest`` is untouched.
     """
     dest = Path(dest)
+    probe = dest.parent
+    while not probe.exists() and probe != probe.parent:
+        probe = probe.parent
+    if probe.exists() and not probe.is_dir():
+        raise OutputError(f"{dest}: cannot write there, {probe} is a file, not a folder")
     dest.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp_path = _create_unique(dest.parent, f".{dest.name}.", suffix if suffix is not None else dest.suffix)
     os.close(fd)
