@@ -8,6 +8,8 @@ from typing import Optional
 
 import typer
 
+from animatepainter.cli.choices import Layering
+
 log = logging.getLogger(__name__)
 
 _MACHINE_HELP = (
@@ -60,7 +62,7 @@ def export_svg(
     plan: Path = typer.Argument(..., help="Stroke plan (plan.json)."),
     out: Path = typer.Option(..., "--out", "-o", help="SVG file to write (mm units, one Inkscape layer per paint)."),
     machine: Optional[str] = typer.Option(None, "--machine", "-m", help=_MACHINE_HELP + " Without one and without a recorded profile, the plan's own palette is used."),
-    by: str = typer.Option("paint", "--by", help="Layers: 'paint' (one per paint, in order of first use; plotters), 'run' (a new layer at every paint change: the plan's exact order) or 'group' (one per depth layer and refinement level)."),
+    by: Layering = typer.Option(Layering.paint, "--by", help="Layers: 'paint' (one per paint, in order of first use; plotters), 'run' (a new layer at every paint change: the plan's exact order) or 'group' (one per depth layer and refinement level)."),
     background: bool = typer.Option(False, "--background/--no-background", help="Include the canvas-colour rectangle (plotters would draw its outline)."),
 ) -> None:
     """Write a plotter SVG: one Inkscape layer per paint, in paint order, readable by vpype and the AxiDraw software."""
@@ -70,6 +72,7 @@ def export_svg(
 
     from animatepainter.export.svg_layers import layer_groups, plan_to_layered_svg
 
+    by = by.value  # the library takes the plain string
     p, _ = _plan_and_profile(plan, machine, required=False)
     layers = layer_groups(p, by)
     atomic_write_bytes(out, plan_to_layered_svg(p, by, background, groups=layers).encode("utf-8"))

@@ -10,6 +10,8 @@ from typing import Optional
 
 import typer
 
+from animatepainter.cli.choices import ExtractDepthBackend
+
 log = logging.getLogger(__name__)
 
 
@@ -36,7 +38,7 @@ def extract(
     canvas_mm: Optional[tuple[float, float]] = typer.Option(None, "--canvas-mm", help="Canvas WIDTH HEIGHT in millimetres; the picture is fitted inside, centred. Default: 300 mm long side, the frames' aspect ratio."),
     image: Optional[Path] = typer.Option(None, "--image", help="The finished picture at full resolution (same aspect ratio as the frames): colours and detail are taken from it, timing from the frames."),
     depth: Optional[Path] = typer.Option(None, "--depth", help="Depth map of the picture (.npy, larger = nearer, or a grayscale image, white = nearest): each stroke gets the depth layer under it. Default: estimated (--depth-backend)."),
-    depth_backend: str = typer.Option("prior", "--depth-backend", help="Depth estimator when --depth is not given, run on the finished picture (--image, else the last frame): 'prior' (offline cue-based default), 'transformers' (needs --depth-model) or 'none' (every stroke on layer 0). Layers only label strokes; the order is the frames'."),
+    depth_backend: ExtractDepthBackend = typer.Option(ExtractDepthBackend.prior, "--depth-backend", help="Depth estimator when --depth is not given, run on the finished picture (--image, else the last frame): 'prior' (offline cue-based default), 'transformers' (needs --depth-model) or 'none' (every stroke on layer 0). Layers only label strokes; the order is the frames'."),
     depth_model: Optional[Path] = typer.Option(None, "--depth-model", help="Local directory of a transformers depth model (Depth Anything / DPT), for --depth-backend transformers. Nothing is downloaded."),
     layers: str = typer.Option("auto", "--layers", help="Depth layers when --depth is given (count, 1..16), or 'auto': as many as the depth map has planes (at most 12)."),
     colour_tolerance: str = typer.Option("off", "--colour-tolerance", help="Honest colours: the most a stroke's colour may differ from the picture's colour under it (CIEDE2000, 1..100; the picture is --image, else the last frame), or 'off' (default: the plan follows the frames)."),
@@ -61,7 +63,6 @@ def extract(
     from animatepainter.planner.atomic import OutputDir, check_writable_dir
     from animatepainter.cli.ui import RichProgress, console_print, parse_layers, parse_tolerance
     from animatepainter.planner.colors import parse_rgb
-    from animatepainter.planner.depth import BACKENDS
     from animatepainter.planner.errors import SettingsError
     from animatepainter.planner.extract import ExtractSettings, extract_plan, load_frames
     from animatepainter.planner.extract.metrics import frames_vs_plan_sheet, per_step_psnr
@@ -86,8 +87,7 @@ def extract(
         max_frames=max_frames,
     )
     settings.check()
-    if depth_backend not in (*BACKENDS, "none"):
-        raise SettingsError(f"--depth-backend must be one of {', '.join((*BACKENDS, 'none'))}, got {depth_backend!r}")
+    depth_backend = depth_backend.value  # the library takes the plain string
     if depth_backend == "transformers" and depth_model is None and depth is None:
         raise SettingsError("--depth-backend transformers needs --depth-model DIR (a local Depth Anything / DPT folder)")
     if not 64 <= video_px <= 4096:

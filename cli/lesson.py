@@ -8,13 +8,15 @@ from typing import Optional
 
 import typer
 
+from animatepainter.cli.choices import Paper
+
 log = logging.getLogger(__name__)
 
 
 def lesson(
     plan_or_outdir: Path = typer.Argument(..., metavar="PLAN_OR_OUTDIR", help="A plan.json, or the output folder of 'paint' (its plan.json, and the source image named in report.json for the cover)."),
     out: Path = typer.Option(..., "--out", "-o", help="PDF file to write (cover + one page per process step)."),
-    paper: str = typer.Option("a4", "--paper", help="Paper size: a4 (210 x 297 mm) or letter (8.5 x 11 in)."),
+    paper: Paper = typer.Option(Paper.a4, "--paper", case_sensitive=False, help="Paper size: a4 (210 x 297 mm) or letter (8.5 x 11 in)."),
     html: Optional[Path] = typer.Option(None, "--html", help="Print-ready HTML file to write (one file, images inlined). Default: beside the PDF, with the suffix .html."),
     no_html: bool = typer.Option(False, "--no-html", help="Write the PDF only."),
     source: Optional[Path] = typer.Option(None, "--source", help="Source image for the cover, instead of the one named in report.json."),
@@ -34,7 +36,7 @@ def lesson(
             plan_or_outdir,
             out,
             html_out=False if no_html else (html if html is not None else True),
-            paper=paper,
+            paper=paper.value,
             source=source,
             title=title,
             progress=progress,

@@ -14,6 +14,8 @@ from typing import Optional
 
 import typer
 
+from animatepainter.cli.choices import Augment, Backend, DepthBackend, Device, MixedPrecision, Provider, SaveDtype, TrainDevice
+
 log = logging.getLogger(__name__)
 
 
@@ -28,18 +30,17 @@ def _threads(n: Optional[int]) -> None:
         torch.set_num_threads(n)
 
 
-def _device(device: str) -> str:
+def _device(device: Device) -> str:
+    """The torch device of ``--device`` (``auto``: the GPU when there is one)."""
     from animatepainter.planner.errors import SettingsError
 
-    if device not in ("auto", "cpu", "cuda"):
-        raise SettingsError(f"--device must be auto, cpu or cuda, got {device!r}")
     import torch
 
-    if device == "cuda" and not torch.cuda.is_available():
+    if device is Device.cuda and not torch.cuda.is_available():
         raise SettingsError("--device cuda: no CUDA GPU is available here")
-    if device == "auto":
+    if device is Device.auto:
         return "cuda" if torch.cuda.is_available() else "cpu"
-    return device
+    return device.value
 
 
 def train_cmd(
@@ -54,14 +55,14 @@ def train_cmd(
     warmup_steps: Optional[int] = typer.Option(None, "--warmup-steps", help="Linear warm-up steps before the cosine decay (count). Default: the config's."),
     ema_decay: Optional[float] = typer.Option(None, "--ema-decay", help="Largest EMA decay of the saved weights (0..1). Default: the config's."),
     seed: int = typer.Option(0, "--seed", help="Seed of initial weights, data order, flips and noise; same seed and settings give the same weights."),
-    mixed_precision: str = typer.Option("auto", "--mixed-precision", help="'auto' (no on CPU, bf16 or fp16 on GPU), 'no', 'fp16' or 'bf16'."),
+    mixed_precision: MixedPrecision = typer.Option(MixedPrecision.auto, "--mixed-precision", help="'auto' (no on CPU, bf16 or fp16 on GPU), 'no', 'fp16' or 'bf16'."),
     checkpoint_every: int = typer.Option(100, "--checkpoint-every", help="Steps between resumable training-state checkpoints (count)."),
     keep_checkpoints: int = typer.Option(2, "--keep-checkpoints", help="Newest training-state checkpoints kept (count)."),
     workers: int = typer.Option(0, "--workers", "-j", help="DataLoader worker processes per training process (count)."),
     threads: Optional[int] = typer.Option(None, "--threads", help="CPU threads torch may use (count). Default: torch's."),
-    device: str = typer.Option("auto", "--device", help="'auto' (the GPU when there is one) or 'cpu'."),
-    save_dtype: str = typer.Option("fp32", "--save-dtype", help="Dtype of the published weights: 'fp32' or 'fp16' (half the size; loaded back as fp32)."),
-    augment: str = typer.Option("dihedral", "--augment", help="'dihedral': random flips and 90-degree turns of image, depth and frames together (the order must then come from depth, not from where things are in the frame); 'hflip'; 'none'."),
+    device: TrainDevice = typer.Option(TrainDevice.auto, "--device", help="'auto' (the GPU when there is one) or 'cpu'."),
+    save_dtype: SaveDtype = typer.Option(SaveDtype.fp32, "--save-dtype", help="Dtype of the published weights: 'fp32' or 'fp16' (half the size; loaded back as fp32)."),
+    augment: Augment = typer.Option(Augment.dihedral, "--augment", help="'dihedral': random flips and 90-degree turns of image, depth and frames together (the order must then come from depth, not from where things are in the frame); 'hflip'; 'none'."),
 ) -> None:
     """Train the depth-guided painting-process diffuser (Accelerate: CPU, one GPU, or several processes with `accelerate launch --multi_gpu` or `torchrun`)."""
     from animatepainter.cli.ui import RichProgress, console_print
@@ -79,13 +80,13 @@ def train_cmd(
         warmup_steps=warmup_steps,
         ema_decay=ema_decay,
         seed=seed,
-        mixed_precision=mixed_precision,
+        mixed_precision=mixed_precision.value,
         checkpoint_every=checkpoint_every,
         keep_checkpoints=keep_checkpoints,
         num_workers=workers,
-        augment=augment,
-        device="cpu" if device == "cpu" else device,
-        save_dtype=save_dtype,
+        augment=augment.value,
+        device=device.value,
+        save_dtype=save_dtype.value,
     )
     with RichProgress() as progress:
         r = train(dataset, out, settings, progress=progress)
@@ -103,15 +104,15 @@ def generate_cmd(
     steps: int = typer.Option(20, "--steps", help="Denoising steps (count, 1..1000)."),
     seed: int = typer.Option(0, "--seed", help="Seed of the initial noise; the same image, checkpoint, steps and seed give the same frames."),
     depth: Optional[Path] = typer.Option(None, "--depth", help="Depth map instead of estimating one: .npy (larger = nearer) or a grayscale image (white = nearest)."),
-    depth_backend: str = typer.Option("prior", "--depth-backend", help="Depth estimator without --depth: 'prior' (offline) or 'transformers' (needs --depth-model)."),
+    depth_backend: DepthBackend = typer.Option(DepthBackend.prior, "--depth-backend", help="Depth estimator without --depth: 'prior' (offline) or 'transformers' (needs --depth-model)."),
     depth_model: Optional[Path] = typer.Option(None, "--depth-model", help="Local transformers depth model folder (nothing is downloaded)."),
     video_px: int = typer.Option(256, "--video-px", help="Width of process.mp4 and contact-sheet tiles (pixels, 64..4096)."),
     fps: float = typer.Option(4.0, "--fps", help="Frame rate of process.mp4 (frames per second)."),
-    device: str = typer.Option("auto", "--device", help="'auto', 'cpu' or 'cuda'."),
+    device: Device = typer.Option(Device.auto, "--device", help="'auto', 'cpu' or 'cuda'."),
     threads: Optional[int] = typer.Option(None, "--threads", help="CPU threads torch may use (count)."),
-    backend: str = typer.Option("torch", "--backend", help="'torch' (PyTorch) or 'onnxruntime' (the networks of an `animatepainter export onnx` folder, see --onnx; same sampling loop)."),
+    backend: Backend = typer.Option(Backend.torch, "--backend", help="'torch' (PyTorch) or 'onnxruntime' (the networks of an `animatepainter export onnx` folder, see --onnx; same sampling loop)."),
     onnx_dir: Optional[Path] = typer.Option(None, "--onnx", help="ONNX export folder of the same checkpoint (for --backend onnxruntime)."),
-    provider: str = typer.Option("auto", "--provider", help="onnxruntime provider: 'auto' (TensorRT, then CUDA, then CPU; logs which), 'tensorrt', 'cuda' or 'cpu'."),
+    provider: Provider = typer.Option(Provider.auto, "--provider", help="onnxruntime provider: 'auto' (TensorRT, then CUDA, then CPU; logs which), 'tensorrt', 'cuda' or 'cpu'."),
     trt_cache: Optional[Path] = typer.Option(None, "--trt-cache", envvar="ANIMATEPAINTER_TRT_CACHE", help="TensorRT engine cache folder (env ANIMATEPAINTER_TRT_CACHE). Default: ~/.cache/animatepainter/tensorrt."),
 ) -> None:
     """Generate the painting process of IMAGE with the diffuser: frames, process.mp4 and a contact sheet."""
@@ -134,8 +135,8 @@ def generate_cmd(
         raise SettingsError(f"--video-px must be between 64 and 4096, got {video_px}")
     if not 0.5 <= fps <= 120:
         raise SettingsError(f"--fps must be between 0.5 and 120, got {fps}")
-    if backend not in ("torch", "onnxruntime"):
-        raise SettingsError(f"--backend must be torch or onnxruntime, got {backend!r}")
+    # the library takes the plain strings
+    backend, provider, depth_backend = backend.value, provider.value, depth_backend.value
     if backend == "onnxruntime":
         if onnx_dir is None:
             raise SettingsError("--backend onnxruntime needs --onnx DIR (make one with `animatepainter export onnx --ckpt CKPT -o DIR`)")
@@ -216,7 +217,7 @@ def evaluate_model_cmd(
     seed: int = typer.Option(0, "--seed", help="Seed of the sampling noise."),
     report: Optional[Path] = typer.Option(None, "--report", help="Also write the full report (all / procedural / real rows) as JSON here."),
     threads: Optional[int] = typer.Option(None, "--threads", help="CPU threads torch may use (count)."),
-    device: str = typer.Option("auto", "--device", help="'auto', 'cpu' or 'cuda'."),
+    device: Device = typer.Option(Device.auto, "--device", help="'auto', 'cpu' or 'cuda'."),
     plans: bool = typer.Option(True, "--plans/--no-plans", help="Also judge the diffusion engine's plan of every process (frame-differencing extractor + process figures: hidden share, share of strokes > 20 dE2000); a few seconds per method and sample at 64 px."),
     jobs: int = typer.Option(1, "--jobs", "-j", help="Worker processes for the held-out data and the plans (count; the same figures for any count)."),
 ) -> None:

@@ -9,6 +9,8 @@ from typing import Optional
 
 import typer
 
+from animatepainter.cli.choices import DepthBackend, PaintEngine
+
 log = logging.getLogger(__name__)
 
 
@@ -18,7 +20,7 @@ def paint(
     strokes: int = typer.Option(2000, "--strokes", "-n", help="Stroke budget: the most brush strokes the plan may hold (count, 1..200000)."),
     seed: int = typer.Option(0, "--seed", help="Random seed; the same image, options and seed give a byte-identical plan."),
     depth: Optional[Path] = typer.Option(None, "--depth", help="Depth map to use instead of estimating one: .npy (any range, larger = nearer) or a grayscale image (white = nearest); same aspect ratio as IMAGE."),
-    depth_backend: str = typer.Option("prior", "--depth-backend", help="Depth estimator when --depth is not given: 'prior' (offline cue-based default) or 'transformers' (needs --depth-model)."),
+    depth_backend: DepthBackend = typer.Option(DepthBackend.prior, "--depth-backend", help="Depth estimator when --depth is not given: 'prior' (offline cue-based default) or 'transformers' (needs --depth-model)."),
     depth_model: Optional[Path] = typer.Option(None, "--depth-model", help="Local directory of a transformers depth model (Depth Anything / DPT), for --depth-backend transformers. Nothing is downloaded."),
     canvas_mm: Optional[tuple[float, float]] = typer.Option(None, "--canvas-mm", help="Canvas WIDTH HEIGHT in millimetres; the image is fitted inside, centred. Default: 300 mm long side, the image's aspect ratio."),
     size: int = typer.Option(256, "--size", help="Working resolution: the image's long side is resized to this many pixels before planning (16..4096)."),
@@ -29,7 +31,7 @@ def paint(
     background: str = typer.Option("255,255,255", "--background", help="Canvas colour as R,G,B (0..255 each) or #rrggbb."),
     video_px: int = typer.Option(512, "--video-px", help="Width of process.mp4 frames (pixels, 64..4096)."),
     fps: float = typer.Option(24.0, "--fps", help="Frame rate of process.mp4 (frames per second)."),
-    engine: str = typer.Option("teacher", "--engine", help="'teacher' (stroke-based, CPU, deterministic) or 'diffusion' (depth -> diffuser -> frame-differencing extractor; --strokes caps the stroke count)."),
+    engine: PaintEngine = typer.Option(PaintEngine.teacher, "--engine", help="'teacher' (stroke-based, CPU, deterministic) or 'diffusion' (depth -> diffuser -> frame-differencing extractor; --strokes caps the stroke count)."),
     ckpt: Optional[Path] = typer.Option(None, "--ckpt", help="Diffuser checkpoint folder for --engine diffusion. Default: the bundled `small` model (64 px, 16 frames; `tiny` is the 32 px one)."),
     sample_steps: int = typer.Option(20, "--sample-steps", help="Denoising steps of the diffuser for --engine diffusion (count, 1..1000)."),
     refine: Optional[int] = typer.Option(None, "--refine", help="Refinement passes after the greedy fit: each stroke's control points, width and colour adjusted against the finished picture, in the painter's order (count, 0..10; 0 = off). Default: 3 at --size up to 512 px, 0 above (about 1.4 s at 256 px / 2,000 strokes, 53 s at 1,024 px / 10,000 on 2 cores)."),
@@ -62,7 +64,7 @@ def paint(
         steps=steps,
         palette=palette,
         background=bg,
-        depth_backend=depth_backend,
+        depth_backend=depth_backend.value,
         depth_model=str(depth_model) if depth_model else None,
         refine=refine,
         colour_tolerance=parse_tolerance(colour_tolerance),
@@ -71,8 +73,6 @@ def paint(
     )
     settings.check()
     check_jobs(jobs)
-    if engine not in ("teacher", "diffusion"):
-        raise SettingsError(f"--engine must be 'teacher' or 'diffusion', got {engine!r}")
     profile = None
     if machine is not None:
         from animatepainter.planner.machine.profile import load_profile
@@ -97,7 +97,7 @@ def paint(
     if max(img.shape[:2]) > 4 * size:
         log.warning("%s is %dx%d px; planning at %d px on the long side (--size)", image, img.shape[1], img.shape[0], size)
     with RichProgress() as progress:
-        if engine == "diffusion":
+        if engine is PaintEngine.diffusion:
             from animatepainter.model.engine import DiffusionOptions, plan_with_diffusion
 
             opts = DiffusionOptions(ckpt=str(ckpt) if ckpt else None, sample_steps=sample_steps)

@@ -8,6 +8,8 @@ from typing import Optional
 
 import typer
 
+from animatepainter.cli.choices import DepthBackend, SynthAspect, SynthEngine
+
 log = logging.getLogger(__name__)
 
 
@@ -35,8 +37,8 @@ def synth(
     out: Path = typer.Option(..., "--out", "-o", help="Dataset folder: shard-NNNNNN.tar (WebDataset), manifest.json, previews/. Rerunning resumes: complete shards are kept."),
     frames: int = typer.Option(16, "--frames", "-T", help="Frames per sample, blank canvas to finished image included (count, 2..256)."),
     size: int = typer.Option(256, "--size", help="Sample size: images are scaled and centre-cropped to SIZE x SIZE pixels (16..1024); with --aspect keep, the long side."),
-    aspect: str = typer.Option("crop", "--aspect", help="'crop': square samples that batch together; 'keep': keep the aspect ratio."),
-    engine: str = typer.Option("local", "--engine", help="'local': worker processes on this machine; 'ray': Ray tasks (local Ray, or a cluster with --ray-address). Same samples either way."),
+    aspect: SynthAspect = typer.Option(SynthAspect.crop, "--aspect", help="'crop': square samples that batch together; 'keep': keep the aspect ratio."),
+    engine: SynthEngine = typer.Option(SynthEngine.local, "--engine", help="'local': worker processes on this machine; 'ray': Ray tasks (local Ray, or a cluster with --ray-address). Same samples either way."),
     ray_address: Optional[str] = typer.Option(None, "--ray-address", help="Ray cluster to join: HOST:PORT, ray://HOST:PORT or auto. Default: start Ray on this machine."),
     workers: Optional[int] = typer.Option(None, "--workers", "-j", help="Worker processes (local) or concurrent Ray tasks (count). Default: the CPU count (of the cluster, with --ray-address)."),
     seed: int = typer.Option(0, "--seed", help="Dataset seed; sample i's seed is derived from (seed, i), so engines and worker counts give identical samples."),
@@ -46,7 +48,7 @@ def synth(
     levels: int = typer.Option(5, "--levels", help="Refinement levels, brush sizes coarse to fine (count, 1..8)."),
     shard_size: int = typer.Option(64, "--shard-size", help="Samples per tar shard (count). Make at least (training processes x loader workers) shards."),
     background: str = typer.Option("255,255,255", "--background", help="Canvas colour as R,G,B (0..255 each) or #rrggbb."),
-    depth_backend: str = typer.Option("prior", "--depth-backend", help="Depth of image files: 'prior' (offline default) or 'transformers' (needs --depth-model). Procedural scenes use their exact depth."),
+    depth_backend: DepthBackend = typer.Option(DepthBackend.prior, "--depth-backend", help="Depth of image files: 'prior' (offline default) or 'transformers' (needs --depth-model). Procedural scenes use their exact depth."),
     depth_model: Optional[Path] = typer.Option(None, "--depth-model", help="Local directory of a transformers depth model (Depth Anything / DPT). Nothing is downloaded."),
     preview: bool = typer.Option(False, "--preview", help="Also write previews/KEY.png: a contact sheet of each sample's frames, depth and paint order."),
     overwrite: bool = typer.Option(False, "--overwrite", help="Replace a dataset in --out that was made with other settings (default: refuse)."),
@@ -59,13 +61,13 @@ def synth(
     settings = SynthSettings(
         frames=frames,
         size=size,
-        aspect=aspect,
+        aspect=aspect.value,
         strokes=strokes,
         layers=parse_layers(layers),
         levels=levels,
         seed=seed,
         background=parse_rgb(background, "--background"),
-        depth_backend=depth_backend,
+        depth_backend=depth_backend.value,
         depth_model=str(depth_model) if depth_model else None,
         shard_size=shard_size,
     )
@@ -76,7 +78,7 @@ def synth(
             out,
             settings,
             procedural=procedural,
-            engine=engine,
+            engine=engine.value,
             workers=workers,
             ray_address=ray_address,
             preview=preview,

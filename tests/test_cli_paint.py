@@ -140,8 +140,6 @@ def _make_bad(kind: str, tmp: Path, good: Path) -> tuple[list, str]:
         return [good, "--canvas-mm", "-10", "20"], "--canvas-mm"
     if kind == "bad-colour":
         return [good, "--background", "300,0,0"], "--background '300,0,0': use R,G,B"
-    if kind == "bad-backend":
-        return [good, "--depth-backend", "magic"], "unknown depth backend"
     if kind == "no-model-dir":
         return [good, "--depth-backend", "transformers", "--depth-model", tmp / "nomodel"], "not a transformers model directory"
     raise AssertionError(kind)
@@ -149,7 +147,7 @@ def _make_bad(kind: str, tmp: Path, good: Path) -> tuple[list, str]:
 
 @pytest.mark.parametrize(
     "kind",
-    ["corrupt", "empty", "not-an-image", "one-pixel", "huge", "missing", "folder", "depth-wrong-size", "depth-nan", "zero-strokes", "bad-size", "bad-canvas", "bad-colour", "bad-backend", "no-model-dir"],
+    ["corrupt", "empty", "not-an-image", "one-pixel", "huge", "missing", "folder", "depth-wrong-size", "depth-nan", "zero-strokes", "bad-size", "bad-canvas", "bad-colour", "no-model-dir"],
 )
 def test_bad_input_one_line_error(kind, scene_png, tmp_path, capsys):
     src = tmp_path / "src"
@@ -161,6 +159,18 @@ def test_bad_input_one_line_error(kind, scene_png, tmp_path, capsys):
     lines = err.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("error:") and fragment in lines[0], err
     assert "Traceback" not in err
+    assert not out.exists()
+
+
+def test_unknown_depth_backend_is_a_usage_error(scene_png, tmp_path, capsys):
+    """A choice outside the list is click's usage error (issue 22): exit status 2, the
+    option and the bad value named, the choices listed, nothing written."""
+    out = tmp_path / "out"
+    code, _, err = run_cli(["-q", "paint", *FAST, scene_png, "--depth-backend", "magic", "-o", out], capsys)
+    assert code == 2, err
+    last = err.strip().splitlines()[-1]
+    assert last == "error: Invalid value for '--depth-backend': Value error, 'magic' is not one of 'prior', 'transformers'.", err
+    assert "Usage: animatepainter paint" in err and "Traceback" not in err
     assert not out.exists()
 
 

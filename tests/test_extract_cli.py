@@ -98,8 +98,6 @@ def _bad(tmp_path: Path, frames: np.ndarray, kind: str) -> list:
         return [_folder(tmp_path, frames), "--brushes", "10,x"]
     if kind == "refine":
         return [_folder(tmp_path, frames), "--refine", "99"]
-    if kind == "depth-backend":
-        return [_folder(tmp_path, frames), "--depth-backend", "magic"]
     if kind == "depth-model":
         return [_folder(tmp_path, frames), "--depth-backend", "transformers"]
     raise ValueError(kind)
@@ -117,7 +115,6 @@ def _bad(tmp_path: Path, frames: np.ndarray, kind: str) -> list:
         ("missing", "no such file or folder"),
         ("brushes", "--brushes"),
         ("refine", "--refine"),
-        ("depth-backend", "--depth-backend"),
         ("depth-model", "--depth-model"),
     ],
 )
@@ -128,6 +125,18 @@ def test_bad_input_one_line_and_nothing_written(frames, tmp_path, capsys, kind, 
     assert code == 2, stderr
     lines = stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("error:") and message in lines[0], stderr
+    assert not out.exists()
+
+
+def test_unknown_depth_backend_is_a_usage_error(frames, tmp_path, capsys):
+    """A choice outside the list (the library's BACKENDS, or none) is click's usage error
+    (issue 22): exit status 2, the option and the bad value named, nothing written."""
+    out = tmp_path / "out"
+    code, _, stderr = run_cli(["-q", "extract", _folder(tmp_path, frames), "-o", out, "--depth-backend", "magic"], capsys)
+    assert code == 2, stderr
+    last = stderr.strip().splitlines()[-1]
+    assert last == "error: Invalid value for '--depth-backend': Value error, 'magic' is not one of 'prior', 'transformers', 'none'.", stderr
+    assert "Usage: animatepainter extract" in stderr and "Traceback" not in stderr
     assert not out.exists()
 
 

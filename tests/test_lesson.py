@@ -285,11 +285,23 @@ def test_bad_input_exits_2_and_leaves_nothing(outdir, tmp_path, capsys):
     _bad(["lesson", str(tmp_path / "empty.json"), "-o", out], tmp_path, capsys, "no strokes")
     _bad(["lesson", str(tmp_path / "broken.json"), "-o", out], tmp_path, capsys, "not valid JSON")
     _bad(["lesson", str(tmp_path / "missing.json"), "-o", out], tmp_path, capsys, "no such plan")
-    _bad(["lesson", str(outdir), "-o", out, "--paper", "a5"], tmp_path, capsys, "--paper must be one of a4, letter")
     _bad(["lesson", str(outdir), "-o", str(tmp_path / "afile" / "l.pdf")], tmp_path, capsys, "cannot write the PDF")
     _bad(["lesson", str(outdir), "-o", str(tmp_path)], tmp_path, capsys, "is a folder")
     # the PDF could be written but the HTML cannot: neither appears
     _bad(["lesson", str(outdir), "-o", out, "--html", str(tmp_path / "afile" / "l.html")], tmp_path, capsys, "cannot write the HTML")
+
+
+def test_unknown_paper_is_a_usage_error(outdir, tmp_path, capsys):
+    """A paper outside the list is click's usage error (issue 22): exit status 2, the
+    option and the bad value named, the choices listed, nothing written."""
+    from animatepainter.cli.app import main
+
+    before = _listing(tmp_path)
+    assert main(["lesson", str(outdir), "-o", str(tmp_path / "l.pdf"), "--paper", "a5", "-q"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.splitlines()[-1] == "error: Invalid value for '--paper': Value error, 'a5' is not one of 'a4', 'letter'.", err
+    assert "Usage: animatepainter lesson" in err and "Traceback" not in err
+    assert _listing(tmp_path) == before
 
 
 def test_write_failure_leaves_nothing(outdir, tmp_path, monkeypatch):

@@ -251,7 +251,6 @@ def test_erasure_frames_unit():
         (["--frames", "1"], "--frames must be between 2 and 256"),
         (["--frames", "1000"], "--frames must be between 2 and 256"),
         (["--size", "8"], "--size must be between 16 and 1024"),
-        (["--engine", "spark"], "--engine must be 'local' or 'ray'"),
         (["--workers", "0"], "--workers must be >= 1"),
     ],
 )
@@ -261,6 +260,16 @@ def test_cli_bad_settings_fail_before_work(args, msg, tmp_path, capsys):
     err = capsys.readouterr().err
     assert rc == 2 and msg in err and err.count("\n") == 1
     assert not out.exists()
+
+
+def test_cli_unknown_engine_is_a_usage_error(tmp_path, capsys):
+    """An engine outside the list is click's usage error (issue 22): exit status 2, the
+    option and the bad value named, nothing made."""
+    out = tmp_path / "ds"
+    rc = main(["synth", "--procedural", "1", "-o", str(out), "--engine", "spark"])
+    err = capsys.readouterr().err
+    assert rc == 2 and err.strip().splitlines()[-1] == "error: Invalid value for '--engine': Value error, 'spark' is not one of 'local', 'ray'.", err
+    assert "Usage: animatepainter synth" in err and not out.exists()
 
 
 def test_cli_no_inputs(tmp_path, capsys):
