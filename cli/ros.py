@@ -2,21 +2,24 @@
 
 ``publish`` and ``listen`` talk DDS on the wire as ROS 2 nodes do (Cyclone DDS, ``rt/``
 topics, ``painter_msgs`` types, CDR, ROS 2 QoS); see :mod:`animatepainter.export.ros.dds`.
+``listen`` is a thin layer over :mod:`animatepainter.export.ros.listen` (subscribing,
+collecting, the stop rule, the lines it prints): here it parses options and prints.
 """
 
 from __future__ import annotations
 
 import contextlib
-import json
 import logging
 import math
 import signal
 import sys
-import time
 from pathlib import Path
 from typing import Iterator, Optional
 
 import typer
+
+# the option types of `listen` (light: no DDS until a command runs)
+from animatepainter.export.ros.listen import Line, LineFormat, Until
 
 log = logging.getLogger(__name__)
 
@@ -98,12 +101,13 @@ def publish(
             pass  # the stream is complete: being stopped while lingering is the normal end
 
 
-def _stroke_line(r, state) -> str:
-    d = r.data
-    return (
-        f"stroke {d['index']}/{d['count']} id={d['id']} plan={d['plan_id']} layer={d['layer']} level={d['level']} step={d['step']} "
-        f"paint={d['paint_id']} brush={d['brush_id']} width={d['width'] * 1000:.3f}mm points={len(d['points'])} latency={r.latency_s * 1000:.2f}ms"
-    )
+def _write_line(line: Line) -> None:
+    """A listen line: the message stream on stdout (flushed, a line per message), problems on stderr."""
+    if line.err:
+        typer.echo(line.text, err=True)
+    else:
+        sys.stdout.write(line.text + "\n")
+        sys.stdout.flush()
 
 
 def listen(
@@ -111,107 +115,34 @@ def listen(
     plan_topic: str = typer.Option("/painter/plan", "--plan-topic", help="ROS 2 topic of the latched plan (painter_msgs/msg/StrokePlan)."),
     domain_id: int = typer.Option(0, "--domain-id", envvar="ROS_DOMAIN_ID", show_envvar=False, help=_DOMAIN_HELP),
     localhost: Optional[bool] = typer.Option(None, "--localhost/--no-localhost", help=_LOCAL_HELP),
-    until: str = typer.Option("never", "--until", help="Stop by itself: 'complete' (every stroke of a plan arrived), 'plan' (the latched plan arrived) or 'never' (until interrupted)."),
-    timeout: float = typer.Option(0.0, "--timeout", help="Give up after this many seconds with exit status 1 (0 = no limit)."),
-    fmt: str = typer.Option("text", "--format", help="stdout format: 'text' (a line per message) or 'jsonl' (a JSON object per line; strokes carry the whole message, metres, canvas frame)."),
+    until: Until = typer.Option(Until.NEVER, "--until", help="Stop by itself: 'complete' (every stroke of a plan arrived), 'plan' (the latched plan arrived) or 'never' (until interrupted)."),
+    timeout_s: float = typer.Option(0.0, "--timeout", help="Give up after this many seconds with exit status 1 (0 = no limit)."),
+    fmt: LineFormat = typer.Option(LineFormat.TEXT, "--format", help="stdout format: 'text' (a line per message) or 'jsonl' (a JSON object per line; strokes carry the whole message, metres, canvas frame)."),
     save_plan: Optional[Path] = typer.Option(None, "--save-plan", help="Write the plan received on the plan topic to this plan.json (mm, as a plan file) when stopping."),
     save_strokes: Optional[Path] = typer.Option(None, "--save-strokes", help="Write the strokes received on the stroke topic, in arrival order, to this JSON Lines file (one painter_msgs/Stroke message per line) when stopping."),
 ) -> None:
     """Subscribe to a plan's topics, as a rig would, and print (and save) what arrives."""
-    from animatepainter.planner.atomic import atomic_write_bytes
-    from animatepainter.planner.errors import SettingsError
-
-    from animatepainter.export.ros import convert
-    from animatepainter.export.ros.dds import DeliveryError, Participant, PlanListener, StreamState
+    from animatepainter.export.ros.listen import ListenSession, StopReason, check_timeout, receive, subscribe
     from animatepainter.export.ros.names import check_domain_id
 
     check_domain_id(domain_id)
-    if until not in ("never", "plan", "complete"):
-        raise SettingsError(f"--until must be 'never', 'plan' or 'complete', got {until!r}")
-    if fmt not in ("text", "jsonl"):
-        raise SettingsError(f"--format must be 'text' or 'jsonl', got {fmt!r}")
-    if not math.isfinite(timeout) or timeout < 0:
-        raise SettingsError(f"--timeout must be a non-negative number of seconds, got {timeout}")
-    participant = Participant(domain_id, localhost=localhost)
-    listener = PlanListener(participant, stroke_topic=topic, plan_topic=plan_topic)
-    out = sys.stdout
-    states: dict[str, StreamState] = {}
-    strokes: list[dict] = []
-    plan_msg: dict | None = None
-    latencies: list[float] = []
-    problems = 0
-    t_end = time.monotonic() + timeout if timeout > 0 else float("inf")
-    reason = "interrupted"
-
-    def emit(obj: dict, text: str) -> None:
-        out.write((json.dumps(obj, separators=(",", ":")) if fmt == "jsonl" else text) + "\n")
-        out.flush()
-
-    def finished() -> bool:
-        if until == "plan":
-            return plan_msg is not None
-        if until == "complete":
-            return any(s.complete for s in states.values())
-        return False
-
+    check_timeout(timeout_s)
+    listener = subscribe(domain_id, localhost=localhost, stroke_topic=topic, plan_topic=plan_topic)
+    session = ListenSession(until, fmt, plan_topic=listener.plan_topic)
     with _sigterm_as_interrupt():
         try:
-            while True:
-                if finished():
-                    reason = "done"
-                    break
-                if time.monotonic() >= t_end:
-                    reason = "timeout"
-                    break
-                for r in listener.poll(min(0.2, max(0.0, t_end - time.monotonic()))):
-                    if r.kind == "problem":
-                        problems += 1
-                        typer.echo(f"problem: {r.text}", err=True)
-                        if fmt == "jsonl":
-                            emit({"kind": "problem", "text": r.text}, "")
-                    elif r.kind == "plan":
-                        plan_msg = r.data
-                        d = r.data
-                        emit(
-                            {"kind": "plan", "plan_id": d["plan_id"], "strokes": len(d["strokes"]), "recv_ns": r.recv_ns, "latency_ms": r.latency_s * 1000},
-                            f"plan {d['plan_id']}: {len(d['strokes'])} strokes, canvas {d['canvas_width'] * 1000:g} x {d['canvas_height'] * 1000:g} mm, "
-                            f"{len(d['palette'])} paints, {len(d['brushes'])} brushes",
-                        )
-                    else:
-                        d = r.data
-                        st = states.get(d["plan_id"])
-                        if st is None:
-                            st = states[d["plan_id"]] = StreamState(d["plan_id"], int(d["count"]))
-                        for m in st.add(int(d["index"])):
-                            problems += 1
-                            typer.echo(f"problem: {m}", err=True)
-                        strokes.append(d)
-                        latencies.append(r.latency_s)
-                        emit({"kind": "stroke", "recv_ns": r.recv_ns, "latency_ms": r.latency_s * 1000, "msg": d}, _stroke_line(r, st))
+            reason = receive(listener, session, timeout_s=timeout_s, on_line=_write_line)
         except KeyboardInterrupt:
-            reason = "interrupted"
+            reason = StopReason.INTERRUPTED
     # what arrived, on stderr so that stdout stays one line per message
-    for st in states.values():
-        tail = "complete" if st.complete else f"missing strokes, resume the publisher with --from {st.next_missing}"
-        typer.echo(
-            f"plan {st.plan_id}: {len(st.seen)} of {st.count} strokes arrived ({tail}); "
-            f"{len(st.duplicates)} duplicate(s), {st.out_of_order} out of order",
-            err=True,
-        )
-    if problems:
-        typer.echo(f"{problems} problem(s) reported above", err=True)
-    if latencies:
-        lat = sorted(latencies)
-        typer.echo(f"latency: median {lat[len(lat) // 2] * 1000:.2f} ms, max {lat[-1] * 1000:.2f} ms over {len(lat)} strokes", err=True)
+    for text in session.summary():
+        typer.echo(text, err=True)
     if save_strokes is not None:
-        atomic_write_bytes(save_strokes, "".join(json.dumps(d, separators=(",", ":")) + "\n" for d in strokes).encode("utf-8"))
+        session.save_strokes(save_strokes)
     if save_plan is not None:
-        if plan_msg is None:
-            raise DeliveryError(f"no plan arrived on {listener.plan_topic}; {save_plan} was not written")
-        convert.plan_from_dict(plan_msg, source=f"plan received on {listener.plan_topic}").save(save_plan)
-    if reason == "timeout":
-        got = ", ".join(f"{len(s.seen)} of {s.count} strokes of plan {s.plan_id}" for s in states.values()) or "no strokes"
-        raise DeliveryError(f"timed out after {timeout:g} s waiting for {'the plan' if until == 'plan' else 'a complete plan' if until == 'complete' else 'messages'}: got {got}{', and the plan' if plan_msg else ', no plan'}")
+        session.save_plan(save_plan)
+    if reason is StopReason.TIMEOUT:
+        raise session.timeout_error(timeout_s)
 
 
 def export_rosbag(

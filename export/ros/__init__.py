@@ -11,6 +11,9 @@ conversions the ``ros2_ws/painter_ros`` nodes share.
 * :mod:`.stream` - pacing a stroke stream at a rate, resumable from a stroke index.
 * :mod:`.dds` - publisher and listener over Eclipse Cyclone DDS, the way a ROS 2 node with
   ``rmw_cyclonedds_cpp`` talks (``rt/`` topics, ``pkg::msg::dds_::Name_`` types, XCDR1, QoS).
+* :mod:`.listen` - the subscriber application behind ``animatepainter listen``: subscribe,
+  collect strokes and the plan, stop by a rule (``Until``), format a line per message
+  (``LineFormat``: text or JSON Lines), count and summarise (``ListenSession``, ``receive``).
 * :mod:`.bag` - ROS 2 bags (MCAP storage) of a plan, written with rosbags.
 
 Importing this package is cheap: cyclonedds and rosbags are imported by the modules
@@ -19,4 +22,4 @@ that need them.
 
 from __future__ import annotations
 
-__all__ = ["msgtypes", "convert", "names", "stream", "dds", "bag"]
+__all__ = ["msgtypes", "convert", "names", "stream", "dds", "listen", "bag"]
