@@ -347,3 +347,47 @@ def test_export_adapts_a_plain_plan_and_reports_bad_input(small_result, tmp_path
     prof_path.write_text("[canvas]\nwidth_mm = 100\nheight_mm = 80\n[[pens]]\nrgb = [0, 0, 0]\nwidth_mm = -1.0\n")
     code, _, err = run_cli(["export", "gcode", src, "-o", tmp_path / "x.gcode", "--machine", prof_path], capsys)
     assert code == 2 and "pens[0].width_mm: must be > 0" in err and not (tmp_path / "x.gcode").exists()
+
+
+def test_z_time_is_the_z_travel_at_the_z_speed(robot):
+    """Planted fault ``motion_z_time_zero``: the time estimate's z part, worked out by
+    hand from the motion rule (docs/robot.md): every stroke lowers and raises once
+    (2·|up − down| at ``z_speed``), every station visit (dip, water, rag) lowers to the
+    dip height and back; an arm cleans once more after the last stroke (water and rag).
+    A servo lift takes its delay per change instead (a plotter: down and up per stroke)."""
+    plan, prof = robot
+    m = prof.motion
+    if m.pen_lift == "servo":
+        want = len(plan.strokes) * 2 * m.servo_delay_s
+    else:
+        want = len(plan.strokes) * 2 * abs(m.pen_up_z_mm - m.pen_down_z_mm) / m.z_speed_mm_s
+    if not prof.pens:
+        visits = sum("dip" in s.actions for s in plan.strokes) + 2 * sum("clean" in s.actions for s in plan.strokes) + 2
+        want += visits * 2 * abs(m.pen_up_z_mm - prof.stations.dip_z_mm) / m.z_speed_mm_s
+    rep = machine_report(plan, prof)
+    assert want > 10.0
+    assert abs(rep["time_s"]["z_s"] - want) <= 0.05 + 1e-9, (rep["time_s"], want)
+
+
+def test_gcode_never_writes_a_negative_zero(robot):
+    """Planted fault ``gcode_negative_zero``: a coordinate that rounds to zero from below
+    is written ``0``, not ``-0`` (the same plan gives the same bytes whatever the sign
+    of a rounding residue, and strict senders reject ``-0``). The profile's origin is
+    moved so that the first point lands 0.3 µm left of the machine's zero."""
+    from dataclasses import replace
+
+    plan, prof = robot
+    if prof.pens:
+        spec = {**PEN, "canvas": {**PEN["canvas"], "origin_mm": [-20.0, 120.0]}}
+    else:
+        spec = {**ARM, "canvas": {**ARM["canvas"], "origin_mm": [-20.0, 15.0]}}
+    moved = profile_from_dict(spec, source="moved.toml")
+    s0 = plan.strokes[0]
+    pts = np.asarray(s0.points, np.float64).copy()
+    pts[0, 0] = 20.0 - 3e-4
+    pts[1:, 0] = np.maximum(pts[1:, 0], 20.0)
+    plan = plan.with_strokes([replace(s0, points=pts), *plan.strokes[1:]])
+    text = plan_to_gcode(plan, moved)
+    assert re.search(r"[XYZ]-0(?![.\d])", text) is None
+    assert re.search(r"[XYZ]-0\.0*(?!\d)", text) is None
+    assert re.search(r"\bX0\b", text) is not None

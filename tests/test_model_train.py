@@ -211,3 +211,35 @@ def test_two_processes_under_torchrun_train_and_resume(dataset, tmp_path):
     wa, wb = _weights(tmp_path / "a"), _weights(tmp_path / "b")
     for k in wa:
         torch.testing.assert_close(wa[k], wb[k], rtol=0, atol=1e-6, msg=k)
+
+
+_REGISTER_THEN_TRAIN = """
+import sys
+from pathlib import Path
+from animatepainter.cli import main
+
+img, ds, out = sys.argv[1], sys.argv[2], Path(sys.argv[3])
+assert main(["-q", "paint", img, "-o", str(out / "p"), "-n", "60", "--size", "48", "--machine", "sim-arm", "--video-px", "64"]) == 0
+plan = str(out / "p" / "plan.json")
+assert main(["-q", "rig", "simulate", plan, "--rig", "sim-arm", "-o", str(out / "sim"), "--to", "59"]) == 0
+assert main(["-q", "rig", "register", str(out / "sim" / "photo.png"), "--plan", plan, "-o", str(out / "reg")]) == 0
+assert "colour" in sys.modules, "registration did not import colour-science: the test no longer tests the crash"
+sys.exit(main(["-q", "train", ds, "-o", str(out / "ck"), "--config", "micro", "--steps", "1", "--batch-size", "2"]))
+"""
+
+
+def test_register_a_photo_then_train_in_one_process(dataset, tmp_path, example_image_path):
+    """colour-science (imported by the rig's registration) once left a spec-less
+    matplotlib stand-in in ``sys.modules``; ``train`` (transformers/accelerate probe
+    matplotlib) then died with ``ValueError: matplotlib.__spec__ is not set`` — what a
+    user who registers a photo and then trains in one process got. A fresh process, so
+    that no other test's imports decide the order."""
+    import os
+    import subprocess
+    import sys
+
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    r = subprocess.run([sys.executable, "-c", _REGISTER_THEN_TRAIN, str(example_image_path), str(dataset), str(tmp_path)], capture_output=True, text=True, env=env, timeout=600)
+    assert r.returncode == 0, r.stderr[-2000:]
+    assert "internal error" not in r.stderr
+    assert (tmp_path / "ck" / "model_index.json").is_file()

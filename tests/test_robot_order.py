@@ -113,7 +113,9 @@ def test_robot_plan_uses_only_the_machine_and_renders_like_the_unordered_plan(ar
     assert rep_ours["estimated_time_s"] < rep_before["estimated_time_s"]
     for key in ("strokes", "paint_changes", "reloads", "dips", "cleans", "pen_down_mm", "pen_up_mm", "estimated_time_s"):
         assert key in rep_ours
-    assert rep_ours["pen_down_mm"] == pytest.approx(ours.pen_down_mm(), abs=0.1)
+    # pen-down length: each polyline's segment lengths, summed here (not the plan's method)
+    drawn = sum(float(np.hypot(*np.diff(np.asarray(s.points, np.float64), axis=0).T).sum()) for s in ours.strokes)
+    assert drawn > 100.0 and rep_ours["pen_down_mm"] == pytest.approx(drawn, abs=0.1)
     assert rep_ours["pen_up_mm"] > rep_ours["pen_up_between_strokes_mm"]  # station trips count too
 
 

@@ -507,11 +507,8 @@ def apply_machine(
         layer=[src[par].layer for _, _, _, par in picked],
         level=[src[par].level for _, _, _, par in picked],
         step=new_steps,
-        palette=[p.rgb for p in profile.paints],
-        paint_names=[p.name for p in profile.paints],
-        brushes_mm=[b.width_mm for b in profile.brushes],
-        brush_shapes=[b.shape for b in profile.brushes],
         meta=meta,
+        **profile.plan_tables(),
     )
     out = out.with_strokes(insert_actions(out.strokes, profile))
     StrokePlan.validate_dict(out.to_dict(), "robot plan")

@@ -282,6 +282,18 @@ class MachineProfile:
         """True when brushes carry paint from wells (painting arm), False for pens."""
         return not self.pens
 
+    def plan_tables(self) -> dict[str, list[Any]]:
+        """The plan's paint and brush tables for this machine, as
+        :func:`~animatepainter.planner.assemble.assemble_plan` takes them: ``palette``
+        (RGB 0..255 per paint), ``paint_names``, ``brushes_mm`` (widths, mm) and
+        ``brush_shapes``, in the profile's order (a stroke's paint / brush id indexes them)."""
+        return {
+            "palette": [p.rgb for p in self.paints],
+            "paint_names": [p.name for p in self.paints],
+            "brushes_mm": [b.width_mm for b in self.brushes],
+            "brush_shapes": [b.shape for b in self.brushes],
+        }
+
     def to_dict(self) -> dict[str, Any]:
         """The profile as plain JSON types, in the TOML layout (``profile_from_dict``
         of it gives the same profile)."""
