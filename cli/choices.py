@@ -42,9 +42,9 @@ __all__ = [
 ]
 
 
-def _choices(name: str, values, doc: str) -> type[enum.Enum]:
+def _choices(name: str, values: tuple[str, ...], doc: str) -> type[enum.Enum]:
     """A ``str`` enum called ``name`` whose members are ``values`` (each member's name is
-    its value)."""
+    its value). One call per choice list, not a class each: the lists are data."""
     cls = enum.Enum(name, [(v, v) for v in values], type=str, module=__name__, qualname=name)
     cls.__doc__ = doc
     return cls
@@ -61,69 +61,13 @@ Layering = _choices("Layering", GROUPINGS, "The SVG layers' grouping (export.svg
 #: ``lesson --paper`` (matched in any case, as the library does)
 Paper = _choices("Paper", tuple(PAPERS), "A paper size (export.lesson.PAPERS).")
 
-
-class PaintEngine(str, enum.Enum):
-    """``paint --engine``."""
-
-    teacher = "teacher"
-    diffusion = "diffusion"
-
-
-class Device(str, enum.Enum):
-    """``--device`` of generate and evaluate-model."""
-
-    auto = "auto"
-    cpu = "cpu"
-    cuda = "cuda"
-
-
-class TrainDevice(str, enum.Enum):
-    """``train --device`` (TrainSettings.device: a GPU is taken with ``auto``)."""
-
-    auto = "auto"
-    cpu = "cpu"
-
-
-class MixedPrecision(str, enum.Enum):
-    """``train --mixed-precision`` (TrainSettings.mixed_precision)."""
-
-    auto = "auto"
-    no = "no"
-    fp16 = "fp16"
-    bf16 = "bf16"
-
-
-class SaveDtype(str, enum.Enum):
-    """``train --save-dtype`` (TrainSettings.save_dtype)."""
-
-    fp32 = "fp32"
-    fp16 = "fp16"
-
-
-class Augment(str, enum.Enum):
-    """``train --augment`` (TrainSettings.augment)."""
-
-    dihedral = "dihedral"
-    hflip = "hflip"
-    none = "none"
-
-
-class Backend(str, enum.Enum):
-    """``generate --backend``: what runs the networks."""
-
-    torch = "torch"
-    onnxruntime = "onnxruntime"
-
-
-class SynthAspect(str, enum.Enum):
-    """``synth --aspect`` (SynthSettings.aspect)."""
-
-    crop = "crop"
-    keep = "keep"
-
-
-class SynthEngine(str, enum.Enum):
-    """``synth --engine`` (model.data.engines.make_engine)."""
-
-    local = "local"
-    ray = "ray"
+#: the CLI's own choices (the library checks the same strings in its settings)
+PaintEngine = _choices("PaintEngine", ("teacher", "diffusion"), "``paint --engine``.")
+Device = _choices("Device", ("auto", "cpu", "cuda"), "``--device`` of generate and evaluate-model.")
+TrainDevice = _choices("TrainDevice", ("auto", "cpu"), "``train --device`` (TrainSettings.device: a GPU is taken with ``auto``).")
+MixedPrecision = _choices("MixedPrecision", ("auto", "no", "fp16", "bf16"), "``train --mixed-precision`` (TrainSettings.mixed_precision).")
+SaveDtype = _choices("SaveDtype", ("fp32", "fp16"), "``train --save-dtype`` (TrainSettings.save_dtype).")
+Augment = _choices("Augment", ("dihedral", "hflip", "none"), "``train --augment`` (TrainSettings.augment).")
+Backend = _choices("Backend", ("torch", "onnxruntime"), "``generate --backend``: what runs the networks.")
+SynthAspect = _choices("SynthAspect", ("crop", "keep"), "``synth --aspect`` (SynthSettings.aspect).")
+SynthEngine = _choices("SynthEngine", ("local", "ray"), "``synth --engine`` (model.data.engines.make_engine).")
