@@ -67,6 +67,73 @@ def _check_every(every: int) -> None:
         raise SettingsError(f"--every must be a whole number of strokes >= 1, got {every}")
 
 
+def _check_seed(seed: Optional[int]) -> None:
+    """A seed numpy's generators take (a negative one fails deep in the work, after the
+    painting started)."""
+    from animatepainter.planner.errors import SettingsError
+
+    if seed is not None and seed < 0:
+        raise SettingsError(f"--seed must be a whole number >= 0, got {seed}")
+
+
+def _check_timeout(timeout: float, *, zero: Optional[str]) -> None:
+    """``--timeout`` seconds: finite and > 0, or also 0 where ``zero`` says what 0 means.
+    A negative or NaN timeout would otherwise wait forever."""
+    import math
+
+    from animatepainter.planner.errors import SettingsError
+
+    if not math.isfinite(timeout) or timeout < 0 or (timeout == 0 and zero is None):
+        want = f"a number of seconds >= 0 ({zero})" if zero else "a number of seconds > 0"
+        raise SettingsError(f"--timeout must be {want}, got {timeout:g}")
+
+
+def _check_wire(domain_id: int, stroke_topic: str, plan_topic: str, camera_topic: str) -> tuple[str, str, str]:
+    """Check the DDS domain and the three topic names before any participant is made; the
+    names made absolute. The topics carry three different types, so they must differ."""
+    from animatepainter.export.ros.names import check_domain_id, check_topic
+    from animatepainter.planner.errors import SettingsError
+
+    check_domain_id(domain_id)
+    st = check_topic(stroke_topic, "stroke_topic")
+    pt = check_topic(plan_topic, "plan_topic")
+    ct = check_topic(camera_topic, "camera_topic")
+    if pt == st:
+        raise SettingsError(f"plan_topic {pt} is also the stroke topic (--topic): the topics must differ, they carry different types", "plan_topic")
+    if ct in (st, pt):
+        other = "stroke topic (--topic)" if ct == st else "plan topic (--plan-topic)"
+        raise SettingsError(f"camera_topic {ct} is also the {other}: the topics must differ, they carry different types", "camera_topic")
+    return st, pt, ct
+
+
+def _check_loop_rig(r: Any, given: str) -> None:
+    """The loop photographs the rig's canvas: its margins must hold the corner markers.
+    Checked before the plan is made (it would fail at the first photo); ``given``: the
+    --rig value as written."""
+    from animatepainter.planner.errors import SettingsError
+    from animatepainter.planner.rig.layout import canvas_layout
+
+    mc = r.machine.canvas
+    try:
+        canvas_layout(mc.width_mm, mc.height_mm, tuple(mc.margins_mm))
+    except SettingsError as e:
+        raise SettingsError(f"--rig {given}: the canvas's {e} (the loop photographs them)") from None
+
+
+def _check_calibrated(cal: Any, executor: Any, given: Path) -> None:
+    """``rig run --calibrated``: a profile with [calibration] of the rig that paints;
+    ``given``: the --calibrated value as written."""
+    from animatepainter.planner.errors import SettingsError
+
+    if cal.calibration is None:
+        raise SettingsError(f"--calibrated {given}: has no [calibration] section (make one with `animatepainter rig calibrate`)")
+    a, b = cal.machine.canvas, executor.machine.canvas
+    if abs(a.width_mm - b.width_mm) > 1e-3 or abs(a.height_mm - b.height_mm) > 1e-3:
+        raise SettingsError(
+            f"--calibrated {given}: its canvas is {a.width_mm:g} x {a.height_mm:g} mm, the rig's (--rig) is {b.width_mm:g} x {b.height_mm:g} mm; calibrate this rig"
+        )
+
+
 def _loop_inputs(image: Path, out: Path, strokes: int, size: int, seed: int, every: int, jobs: int | None) -> tuple[Any, np.ndarray]:
     """Check a loop command's settings and output folder, then read the image:
     ``(PaintSettings, image)``."""
@@ -79,6 +146,7 @@ def _loop_inputs(image: Path, out: Path, strokes: int, size: int, seed: int, eve
     settings.check()
     check_jobs(jobs)
     _check_every(every)
+    _check_seed(seed)
     check_writable_dir(out)
     return settings, load_image(image)
 
@@ -127,6 +195,7 @@ def simulate(
     from animatepainter.planner.rig.execute import check_plan_for_rig, execute_strokes
     from animatepainter.planner.rig.profile import load_rig
 
+    _check_seed(seed)
     r = load_rig(rig)
     plan = StrokePlan.load(plan_path)
     check_plan_for_rig(plan, r)
@@ -232,15 +301,19 @@ def calibrate(
     from animatepainter.cli.ui import console_print
     from animatepainter.export.svg import write_svg
     from animatepainter.planner.atomic import OutputDir, check_writable_dir
-    from animatepainter.planner.errors import SettingsError
+    from animatepainter.planner.errors import InputError, SettingsError
     from animatepainter.planner.images import load_image
     from animatepainter.planner.rig.calibrate import calibrated_rig, calibration_sheet_plan, measure_calibration
     from animatepainter.planner.rig.profile import load_rig, save_rig
 
     if photo is not None and simulate_sheet:
         raise SettingsError("give --photo or --simulate, not both")
+    _check_seed(seed)
     r = load_rig(rig)
-    sheet = calibration_sheet_plan(r)
+    try:
+        sheet = calibration_sheet_plan(r)
+    except SettingsError as e:  # a pen plotter: nothing to calibrate
+        raise SettingsError(f"--rig {rig}: {e}") from None
     check_writable_dir(out)
     img = None
     if photo is not None:
@@ -253,7 +326,12 @@ def calibrate(
         img, _ = photograph(physical_canvas(sheet, painted, r), r, seed=seed)
     result = None
     if img is not None:
-        cal, report = measure_calibration(img, sheet)
+        try:
+            cal, report = measure_calibration(img, sheet)
+        except InputError as e:
+            if photo is None:
+                raise
+            raise InputError(f"{photo}: {e}") from None
         tables, _ = calibrated_rig(r, cal)
         result = (tables, report)
     with OutputDir(out) as stage:
@@ -294,7 +372,11 @@ def run(
     from animatepainter.planner.sheets import contact_sheet
 
     executor = load_rig(rig)
-    planner_rig = load_rig(calibrated) if calibrated else executor
+    _check_loop_rig(executor, rig)
+    planner_rig = executor
+    if calibrated:
+        planner_rig = load_rig(calibrated)
+        _check_calibrated(planner_rig, executor, calibrated)
     settings, img = _loop_inputs(image, out, strokes, size, seed, every, jobs)
     with RichProgress() as progress:
         res = run_loop(img, planner_rig, settings, every, seed=seed, progress=progress, jobs=jobs, executor=executor, learn_offset=learn_offset)
@@ -340,8 +422,12 @@ def serve(
     from animatepainter.planner.atomic import OutputDir, check_writable_dir
     from animatepainter.planner.rig.profile import load_rig
 
-    r = load_rig(rig)
+    stroke_topic, plan_topic, camera_topic = _check_wire(domain_id, stroke_topic, plan_topic, camera_topic)
+    _check_timeout(timeout, zero="0 = wait until interrupted")
     _check_every(every)
+    _check_seed(seed)
+    r = load_rig(rig)
+    _check_loop_rig(r, rig)
     check_writable_dir(out)
     node = RigNode(Participant(domain_id, localhost=localhost), r, every, seed, stroke_topic=stroke_topic, plan_topic=plan_topic, camera_topic=camera_topic)
     console_print(f"rig {r.machine.name!r} listening on {stroke_topic} (domain {domain_id}), photos on {camera_topic} every {every} strokes")
@@ -365,7 +451,7 @@ def drive(
     stroke_topic: str = _topic_opts()[0],
     plan_topic: str = _topic_opts()[1],
     camera_topic: str = _topic_opts()[2],
-    timeout: float = typer.Option(60.0, "--timeout", help="Seconds to wait for the rig node to appear and for each photo."),
+    timeout: float = typer.Option(60.0, "--timeout", help="Seconds to wait for the rig node to appear and for each photo (> 0)."),
     domain_id: int = _dds_opts()[0],
     localhost: Optional[bool] = _dds_opts()[1],
     jobs: Optional[int] = _jobs_opt(),
@@ -380,7 +466,10 @@ def drive(
     from animatepainter.planner.rig.profile import load_rig
     from animatepainter.planner.sheets import contact_sheet
 
+    stroke_topic, plan_topic, camera_topic = _check_wire(domain_id, stroke_topic, plan_topic, camera_topic)
+    _check_timeout(timeout, zero=None)
     r = load_rig(rig)
+    _check_loop_rig(r, rig)
     settings, img = _loop_inputs(image, out, strokes, size, seed, every, jobs)
     painter = WirePainter(Participant(domain_id, localhost=localhost), timeout_s=timeout, stroke_topic=stroke_topic, plan_topic=plan_topic, camera_topic=camera_topic)
     with RichProgress() as progress:
@@ -423,6 +512,7 @@ def replan_cmd(
     from animatepainter.planner.teacher.sbr import check_jobs
 
     check_jobs(jobs)
+    _check_seed(seed)
     plan = StrokePlan.load(plan_path)
     if not 0 <= done <= len(plan):
         raise PlanError(f"--done must be between 0 and the plan's {len(plan)} strokes, got {done}")
