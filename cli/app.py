@@ -5,11 +5,14 @@ function (listed in :data:`COMMANDS`); :mod:`.ui` holds what commands show (prog
 results). :func:`main` turns the package's errors into one-line messages and exit
 statuses:
 
-* 2: bad input or settings (:class:`~animatepainter.planner.errors.AnimatePainterError`),
-  or a usage error (unknown option or command, missing argument: the usage line, the
-  problem, and "did you mean" where a close name exists);
-* 1: the machine's trouble (an ``OSError``: a full disk, a device error; its message in
-  one line), or an unexpected internal error, a bug (``--debug`` shows its traceback);
+* 2: bad input or settings (:class:`~animatepainter.planner.errors.AnimatePainterError`,
+  including :class:`~animatepainter.planner.errors.OutputError`: an output that cannot be
+  written, a full disk or no permission, turned into one by the atomic writers), or a
+  usage error (unknown option or command, missing argument: the usage line, the problem,
+  and "did you mean" where a close name exists);
+* 1: the machine's trouble elsewhere (an ``OSError`` outside the atomic writers: a device
+  error, the video encoder failing; its message in one line), or an unexpected internal
+  error, a bug (``--debug`` shows its traceback);
 * 130: interrupted.
 
 Library errors name settings fields (``strokes must be ...``); :func:`main` names the

@@ -30,7 +30,7 @@ ENV.pop("CYCLONEDDS_URI", None)
 
 
 def domain(offset: int) -> int:
-    """A domain id for one test (``offset`` 1..4): 100..219.
+    """A domain id for one test (``offset`` 1..5): 100..219.
 
     Unique per pytest-xdist worker and test within one run (workers run tests at the
     same time on the same loopback), and spread by the parent pid so that two runs of
@@ -182,6 +182,33 @@ def test_killed_publisher_resumed_with_from_loses_and_duplicates_nothing(tmp_pat
     assert second.wait(60) == 0, second.err[-5:]
     assert _sequence_problem(_indices(sub), n) is None, "across the restart: " + str(_sequence_problem(_indices(sub), n))
     assert any(f"{n} of {n} strokes arrived (complete); 0 duplicate(s), 0 out of order" in line for line in sub.err)
+
+
+def test_ctrl_c_stops_publish_with_130_and_the_resume_index_and_listen_with_its_summary(tmp_path, procs):
+    """docs/ros2.md: an interrupted ``publish`` exits 130 and logs ``resume with --from N``
+    (N = the first stroke it did not send); ``listen --until never`` ends on Ctrl-C with
+    its summary and status 0 (being stopped is how it is meant to end)."""
+    import signal
+
+    d = str(domain(5))
+    n = 3000
+    make_plan(n, seed=5).save(tmp_path / "plan.json")
+    sub = procs("listen", "--domain-id", d, "--localhost", "--format", "jsonl", "--timeout", "150")
+    pub = procs("publish", str(tmp_path / "plan.json"), "--domain-id", d, "--localhost", "--rate", "400", "--wait-timeout", "60")
+    sub.until(lambda: len(sub.events("stroke")) >= 200, 90, "first strokes")
+    pub.p.send_signal(signal.SIGINT)
+    assert pub.wait(60) == 130, pub.err[-5:]
+    text = " ".join(" ".join(pub.out + pub.err).split())  # rich wraps log lines
+    assert pub.err[-1] == "error: interrupted", pub.err[-3:]
+    resume = [int(w) for w in text.split("resume with --from ")[1:2][0].split()[:1]] if "resume with --from " in text else []
+    assert resume and 200 <= resume[0] < n, text[-400:]
+    sub.until(lambda: len(sub.events("stroke")) >= resume[0], 30, "every sent stroke")
+    time.sleep(0.5)
+    assert _indices(sub) == list(range(resume[0])), "a stroke before --from is missing or one after it arrived"
+    sub.p.send_signal(signal.SIGINT)
+    assert sub.wait(60) == 0, sub.err[-5:]
+    assert any(f"{resume[0]} of {n} strokes arrived (missing strokes, resume the publisher with --from {resume[0]})" in line
+               for line in sub.err), sub.err[-5:]
 
 
 # A peer on the domain that does everything wrong: a writer and a reader of another

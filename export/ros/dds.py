@@ -22,8 +22,11 @@ discovery to ``localhost`` like ROS 2's localhost mode.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
+import signal
+import threading
 import time
 from dataclasses import dataclass, field
 from typing import Any, Callable, Iterator
@@ -229,6 +232,45 @@ class PublishReport:
         return self.next_index - self.start
 
 
+class _Stop:
+    """A Ctrl-C (or SIGTERM) that arrived while strokes were being written."""
+
+    def __init__(self) -> None:
+        self.signum: int | None = None
+
+    def check(self) -> None:
+        """Raise ``KeyboardInterrupt`` here, between two strokes, if a stop was asked for."""
+        if self.signum is not None:
+            raise KeyboardInterrupt
+
+
+@contextlib.contextmanager
+def _stop_between_strokes() -> Iterator[_Stop]:
+    """Hold SIGINT and SIGTERM until :meth:`_Stop.check`, so that an interrupt never
+    lands between a stroke's write and the count of what was sent.
+
+    Python raises ``KeyboardInterrupt`` at any bytecode, e.g. just after ``write``
+    returned: the stroke is on the wire but not counted, and ``resume with --from``
+    would send it twice. Blocking the signal (``pthread_sigmask``) does not help in a
+    process with DDS threads (the kernel hands it to another thread), so the handler
+    only notes it. Outside the main thread (where handlers cannot be set) nothing changes.
+    """
+    stop = _Stop()
+    if threading.current_thread() is not threading.main_thread():
+        yield stop
+        return
+
+    def note(signum, frame):  # noqa: ARG001
+        stop.signum = signum
+
+    before = {sig: signal.signal(sig, note) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield stop
+    finally:
+        for sig, h in before.items():
+            signal.signal(sig, h)
+
+
 class PlanPublisher:
     """Publishes a plan: the whole :class:`StrokePlan` on a latched topic, and its strokes
     one by one on a stream topic.
@@ -339,20 +381,24 @@ class PlanPublisher:
         last_check = t0
         i = start
         try:
-            while not sched.done:
-                now = time.monotonic()
-                wait = sched.wait_s(now)
-                if wait > 0:
-                    time.sleep(min(wait, 0.1))
-                    continue
-                for i in sched.due(now):
-                    self._write(self.stroke_writer, self.stroke_message(i), f"stroke {i}")
-                    if on_sent is not None:
-                        on_sent(i)
-                    i += 1
-                if now - last_check > 1.0:
-                    self.check_peers()
-                    last_check = now
+            with _stop_between_strokes() as stop:
+                while not sched.done:
+                    now = time.monotonic()
+                    wait = sched.wait_s(now)
+                    if wait > 0:
+                        time.sleep(min(wait, 0.1))
+                        stop.check()
+                        continue
+                    for j in sched.due(now):
+                        self._write(self.stroke_writer, self.stroke_message(j), f"stroke {j}")
+                        i = j + 1
+                        if on_sent is not None:
+                            on_sent(j)
+                        stop.check()
+                    if now - last_check > 1.0:
+                        self.check_peers()
+                        last_check = now
+                stop.check()  # a stop that came with the last stroke
         except KeyboardInterrupt as e:
             report = PublishReport(start, i, time.monotonic() - t0)
             report.acked = self.wait_for_acks(2.0)
