@@ -61,6 +61,21 @@ def run_cli(args: list[str], capsys) -> tuple[int, str, str]:
     return code, out.out, out.err
 
 
+def save_tiny_depth_model(path):
+    """Save a randomly initialised Depth Anything model (DINOv2 backbone, 56 px input)
+    and its image processor to ``path``; returns ``path``. A local folder for the
+    ``transformers`` depth backend, made here: nothing is downloaded."""
+    import torch  # a base dependency: a broken install fails, not skips
+    from transformers import DepthAnythingConfig, DepthAnythingForDepthEstimation, Dinov2Config, DPTImageProcessor
+
+    bb = Dinov2Config(hidden_size=32, num_hidden_layers=4, num_attention_heads=2, intermediate_size=64, image_size=56, patch_size=14, out_features=["stage1", "stage2", "stage3", "stage4"], reshape_hidden_states=False)
+    cfg = DepthAnythingConfig(backbone_config=bb, reassemble_hidden_size=32, neck_hidden_sizes=[8, 16, 32, 32], fusion_hidden_size=16, head_hidden_size=8, patch_size=14)
+    torch.manual_seed(0)
+    DepthAnythingForDepthEstimation(cfg).eval().save_pretrained(path)
+    DPTImageProcessor(size={"height": 56, "width": 56}, keep_aspect_ratio=False, ensure_multiple_of=14).save_pretrained(path)
+    return path
+
+
 # -- "internal error" is for real bugs ---------------------------------------------------------
 # The CLI's last line of defence prints "error: internal error (...)" and exits 1 for an
 # exception nothing else handled. No case in the tests should reach it: every bad input has

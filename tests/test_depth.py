@@ -8,7 +8,7 @@ from scipy.stats import spearmanr
 
 from animatepainter.planner import InputError, SettingsError, depth_layers, estimate_depth, load_depth, make_scene
 
-from conftest import run_cli
+from conftest import run_cli, save_tiny_depth_model
 
 
 def test_prior_depth_contract_and_quality():
@@ -45,18 +45,7 @@ def test_depth_layers_far_to_near():
 @pytest.fixture(scope="module")
 def tiny_depth_model(tmp_path_factory):
     """A randomly initialised Depth Anything model (DINOv2 backbone), saved locally."""
-    import torch  # a base dependency: a broken install fails, not skips
-    from transformers import DepthAnythingConfig, DepthAnythingForDepthEstimation, Dinov2Config, DPTImageProcessor
-
-    bb = Dinov2Config(hidden_size=32, num_hidden_layers=4, num_attention_heads=2, intermediate_size=64, image_size=56, patch_size=14, out_features=["stage1", "stage2", "stage3", "stage4"], reshape_hidden_states=False)
-    cfg = DepthAnythingConfig(backbone_config=bb, reassemble_hidden_size=32, neck_hidden_sizes=[8, 16, 32, 32], fusion_hidden_size=16, head_hidden_size=8, patch_size=14)
-    torch.manual_seed(0)
-    model = DepthAnythingForDepthEstimation(cfg).eval()
-    proc = DPTImageProcessor(size={"height": 56, "width": 56}, keep_aspect_ratio=False, ensure_multiple_of=14)
-    path = tmp_path_factory.mktemp("depth-anything-tiny")
-    model.save_pretrained(path)
-    proc.save_pretrained(path)
-    return path
+    return save_tiny_depth_model(tmp_path_factory.mktemp("depth-anything-tiny"))
 
 
 def test_transformers_backend_loads_locally(tiny_depth_model):

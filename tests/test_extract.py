@@ -297,6 +297,39 @@ def test_prepare_process_prepends_blank_and_refuses_erasure(process):
     assert back.reversed and np.array_equal(back.frames, process)
 
 
+def test_more_than_max_frames_are_subsampled_evenly_first_and_last_kept(tmp_path, caplog):
+    """13 frames (frame i a flat grey 40 + 15 i) with ``max_frames=5``, from a folder and
+    from a video: exactly frames 0, 3, 6, 9 and 12 come back (12 / 4 = 3 apart, so no
+    rounding is involved), in order, with a warning that names both counts; at or under
+    the limit nothing is dropped and nothing is said."""
+    import logging
+
+    from animatepainter.export.video import write_mp4, write_png
+    from animatepainter.planner.extract import load_frames
+
+    greys = [40 + 15 * i for i in range(13)]
+    frames = [np.full((24, 32, 3), g, np.uint8) for g in greys]
+    folder = tmp_path / "frames"
+    folder.mkdir()
+    for i, f in enumerate(frames):
+        write_png(f, folder / f"f{i}.png")  # natural order: f2 before f10
+    video = write_mp4(frames, tmp_path / "process.mp4", fps=4, hold_last_s=0)
+    want = [greys[i] for i in (0, 3, 6, 9, 12)]
+    for src in (folder, video):
+        caplog.clear()
+        with caplog.at_level(logging.WARNING, logger="animatepainter"):
+            seq, n_read = load_frames(src, max_frames=5)
+        assert n_read == 13 and seq.shape == (5, 24, 32, 3), src
+        got = [float(f.mean()) for f in seq]
+        assert np.allclose(got, want, atol=3), (src, got)  # the video is lossy, by a level or two
+        warned = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+        assert len(warned) == 1 and "13 frames; using 5 evenly spaced ones (--max-frames)" in warned[0], warned
+        caplog.clear()
+        with caplog.at_level(logging.WARNING, logger="animatepainter"):
+            seq, _ = load_frames(src, max_frames=13)
+        assert len(seq) == 13 and not [r for r in caplog.records if r.levelno >= logging.WARNING]
+
+
 def test_frames_that_never_change_are_refused(process):
     still = np.repeat(process[-1:], 5, axis=0)
     with pytest.raises(InputError, match="never change"):

@@ -74,6 +74,29 @@ def test_extract_video_and_erasure_video(frames, tmp_path, capsys):
     assert StrokePlan.load(tmp_path / "b" / "plan.json").meta["frames"]["reversed"] is True
 
 
+def test_more_than_max_frames_warns_and_keeps_first_and_last(small_result, tmp_path, capsys):
+    """The teacher's 13 frames with ``--max-frames 5``: a warning on stderr says 13 frames
+    were read and 5 used, ``report.json`` records 13 read and 5 used (4 steps), and the plan
+    still matches the finished picture (> 22 dB: the last frame was kept)."""
+    from animatepainter.planner.metrics import psnr
+    from animatepainter.planner.render import render_plan
+
+    every = np.stack([f for _, f in render_steps(small_result.plan)])
+    assert len(every) == 13
+    src = _folder(tmp_path, every)
+    out = tmp_path / "out"
+    code, _, stderr = run_cli(["-q", "extract", src, "-o", out, "--max-frames", "5", "--depth-backend", "none", *FAST], capsys)
+    assert code == 0, stderr
+    said = " ".join(stderr.split())  # rich may wrap the log line
+    assert "13 frames; using 5 evenly spaced ones (--max-frames)" in said, stderr
+    report = json.loads((out / "report.json").read_text())
+    assert report["frames_read"] == 13 and report["frames_used"] == 5
+    assert len(report["per_step_psnr_db"]) == 4
+    plan = StrokePlan.load(out / "plan.json")
+    done = render_plan(plan, width_px=every.shape[2])
+    assert done.shape == every[-1].shape and psnr(done, every[-1]) > 22
+
+
 def _bad(tmp_path: Path, frames: np.ndarray, kind: str) -> list:
     if kind == "sizes":
         d = _folder(tmp_path, frames[:3])

@@ -160,6 +160,51 @@ def test_same_lesson_same_bytes(outdir):
     assert lesson.pages == plan.n_steps + 1
 
 
+def _cover_images(pdf_path: Path) -> list[np.ndarray]:
+    """The images drawn on the PDF's first page, decoded to RGB arrays."""
+    doc = pdfium.PdfDocument(str(pdf_path))
+    objs = doc[0].get_objects(filter=[pdfium.raw.FPDF_PAGEOBJ_IMAGE])
+    return [np.asarray(o.get_bitmap().to_pil().convert("RGB")) for o in objs]
+
+
+def test_no_html_title_and_source_options(outdir, tmp_path, capsys):
+    """``--source`` puts the given picture on the cover instead of the one report.json
+    names (a flat magenta picture is one of the cover's images, and the folder's source is
+    not); ``--title`` is the cover heading and every page's footer; ``--no-html`` writes
+    the PDF alone (nothing else appears in the folder)."""
+    from PIL import Image
+
+    from animatepainter.cli.app import main
+
+    magenta = tmp_path / "pic.png"
+    Image.fromarray(np.full((48, 64, 3), (230, 20, 200), np.uint8)).save(magenta)
+    d = tmp_path / "out"
+    d.mkdir()
+    pdf = d / "lesson.pdf"
+    assert main(["lesson", str(outdir), "-o", str(pdf), "--no-html", "--title", "Farm in the hills", "--source", str(magenta), "-q"]) == 0
+    assert sorted(p.name for p in d.iterdir()) == ["lesson.pdf"]
+    doc = pdfium.PdfDocument(str(pdf))
+    texts = [_norm(doc[i].get_textpage().get_text_range()) for i in range(len(doc))]
+    assert "Painting lesson: Farm in the hills" in texts[0] and "Painting lesson: source" not in texts[0]
+    assert all("Farm in the hills · AnimatePainter lesson" in t for t in texts), texts
+    assert "The picture" in texts[0]
+
+    def flat_magenta(a: np.ndarray) -> bool:
+        return a.size > 0 and bool(np.abs(a.reshape(-1, 3).mean(axis=0) - (230, 20, 200)).max() < 12 and a.std(axis=(0, 1)).max() < 12)
+
+    assert any(flat_magenta(a) for a in _cover_images(pdf))
+    # without --source the cover shows the folder's source, which is not flat magenta
+    assert main(["lesson", str(outdir), "-o", str(tmp_path / "plain.pdf"), "--no-html", "-q"]) == 0
+    assert not any(flat_magenta(a) for a in _cover_images(tmp_path / "plain.pdf"))
+    assert not (tmp_path / "plain.html").exists()
+
+
+def test_html_with_no_html_is_an_error(outdir, tmp_path, capsys):
+    """``--html PATH`` with ``--no-html``: exit 2, one ``error:`` line naming both options,
+    nothing written."""
+    _bad(["lesson", str(outdir), "-o", str(tmp_path / "l.pdf"), "--html", str(tmp_path / "l.html"), "--no-html"], tmp_path, capsys, "--html and --no-html cannot be used together")
+
+
 # -- the sentences -----------------------------------------------------------------------
 
 

@@ -410,8 +410,12 @@ def test_cli_markers_calibrate_run(tmp_path, scene, capsys):
     assert code == 0, err
     rep = json.loads((tmp_path / "run" / "report.json").read_text())
     assert rep["photos"] >= 1 and rep["planned_with"].endswith("calibrated.toml")
-    for f in ("open_loop.png", "closed_loop.png", "contact.png", "final_plan.json"):
-        assert (tmp_path / "run" / f).exists()
+    for f in ("open_loop.png", "closed_loop.png", "ideal.png", "contact.png", "plan.json", "final_plan.json"):
+        assert (tmp_path / "run" / f).exists(), f
+    from PIL import Image
+
+    shapes = {f: Image.open(tmp_path / "run" / f).size for f in ("open_loop.png", "closed_loop.png", "ideal.png")}
+    assert len(set(shapes.values())) == 1, shapes  # the three canvases are of one size
 
 
 def test_the_closed_loop_closes(rig, scene):

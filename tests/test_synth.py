@@ -295,3 +295,20 @@ def test_cli_end_to_end_with_preview(tmp_path, capsys):
     assert "2 samples in 1 shards, 0 inputs failed" in capsys.readouterr().out
     assert len(DatasetReader(out)) == 2
     assert sorted(p.name for p in (out / "previews").iterdir()) == ["00000000.png", "00000001.png"]
+    # no -n: the default budget, 32 px -> 32^2 / 32 = 32, raised to the floor of 100
+    assert _manifest(out)["settings"]["strokes"] == 100
+
+
+@pytest.mark.parametrize(
+    "size, strokes, budget",
+    # worked by hand from docs/synth.md: PX^2 / 32 within 100..4000, or -n as given
+    [(16, None, 100), (56, None, 100), (57, None, 102), (64, None, 128), (256, None, 2048), (357, None, 3983), (358, None, 4000), (1024, None, 4000), (64, 7, 7), (1024, 9000, 9000)],
+)
+def test_default_stroke_budget(size, strokes, budget):
+    """``-n`` omitted: ``size**2 / 32`` rounded, within 100..4000 (56 px gives 98, 57 px
+    101.5 -> 102, 357 px 3982.8 -> 3983); given: used as is. The manifest's fingerprint
+    records the budget actually used."""
+    st = SynthSettings(size=size, strokes=strokes)
+    assert st.stroke_budget == budget
+    assert st.fingerprint()["strokes"] == budget
+    assert st.paint_settings(0).strokes == budget

@@ -140,6 +140,47 @@ def test_missing_source_is_noted(no_source_file: Path) -> None:
     assert d["depth"] is not None
 
 
+def test_a_changed_source_is_noted(paint_dir: Path, viewer_file: Path, tmp_path: Path, capsys) -> None:
+    """docs/viewer.md: a source image other than the one the plan was made from
+    (``meta.source_sha256``) is shown with a note saying it changed, and a warning; the
+    very image it was made from gets no note."""
+    assert read_data(viewer_file)["source_note"] == ""  # report.json names the example itself
+    changed = tmp_path / "landscape.png"
+    img = np.asarray(Image.open(EXAMPLE).convert("RGB")).copy()
+    img[:8, :8] = 255 - img[:8, :8]  # a small edit: same size, other bytes
+    Image.fromarray(img).save(changed)
+    out = tmp_path / "v.html"
+    capsys.readouterr()
+    assert main(["-q", "viewer", str(paint_dir), "-o", str(out), "--source", str(changed)]) == 0
+    d = read_data(out)
+    assert d["source"] is not None and d["source_note"] == "landscape.png has changed since the plan was made."
+    assert "SHA-256 mismatch" in " ".join(capsys.readouterr().err.split())  # the CLI's warning (rich may wrap it)
+    same = tmp_path / "same.html"
+    assert main(["-q", "viewer", str(paint_dir), "-o", str(same), "--source", str(EXAMPLE)]) == 0
+    assert read_data(same)["source_note"] == ""
+
+
+def test_raster_mode_embeds_at_most_121_steps_evenly(paint_dir: Path, tmp_path: Path) -> None:
+    """docs/viewer.md: at most 121 pre-rendered pictures; more steps are sampled evenly.
+    The 400 strokes put two to a step give 200 steps, 201 cuts (0, 2, ..., 400); 121 of
+    them evenly spaced are the cuts at indices round(k x 200 / 120), k = 0..120 (worked
+    out here, not by the module), the first blank and the last the finished plan."""
+    import dataclasses
+
+    plan = load_plan(paint_dir / "plan.json")
+    assert len(plan.strokes) == 400
+    many = dataclasses.replace(plan, strokes=[dataclasses.replace(s, step=i // 2) for i, s in enumerate(plan.strokes)])
+    many.save(tmp_path / "plan.json")
+    out = tmp_path / "v.html"
+    assert main(["-q", "viewer", str(tmp_path / "plan.json"), "-o", str(out), "--max-vector-strokes", "100", "--raster-px", "64"]) == 0
+    d = read_data(out)
+    want = [2 * round(k * 5 / 3) for k in range(121)]  # 200 k / 120 = 5 k / 3, never a half
+    assert d["raster"]["cuts"] == want and want[0] == 0 and want[-1] == 400
+    assert len(d["raster"]["images"]) == 121
+    last = np.asarray(Image.open(io.BytesIO(base64.b64decode(d["raster"]["images"][-1].split(",", 1)[1]))).convert("RGB"))
+    assert psnr(last, render_plan(many, width_px=64, region="canvas")) > 30.0
+
+
 def test_frames_and_plan_file_input(paint_dir: Path, tmp_path: Path) -> None:
     d = tmp_path / "out"
     shutil.copytree(paint_dir, d)

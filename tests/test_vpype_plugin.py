@@ -266,3 +266,54 @@ def test_background_and_plan_svg_are_documentation_layers(pen_plan):
     assert nums == sorted({s.step + 1 for s in pen_plan.strokes})
     with pytest.raises(ValueError):
         axidraw_label("3 reds")
+
+
+def _paint_changes(strokes) -> int:
+    """How often the paint changes along ``strokes`` (counted here with groupby, not
+    with the module's own zip count)."""
+    from itertools import groupby
+
+    return max(len([k for k, _ in groupby(s.paint for s in strokes)]) - 1, 0)
+
+
+def test_by_paint_warns_when_it_changes_the_painting_order(vpype_cli, image, plain_plan, tmp_path, caplog, capsys):
+    """docs/robot.md: one layer per paint changes the painting order where paints
+    interleave, and says so (how often, over how many paints, and the ``--by run`` way
+    out); a plan whose paints come one after another gets no warning. The vpype plugin
+    (one layer per paint too) and ``export svg --by paint`` both say it; ``--by run``
+    does not."""
+    import dataclasses
+    import logging
+
+    from conftest import run_cli
+
+    n_paints = len({s.paint for s in plain_plan.strokes})
+    changes = _paint_changes(plain_plan.strokes)
+    assert changes > n_paints - 1  # the test plan interleaves its paints
+    want = f"the plan changes paint {changes} times over {n_paints} paints"
+    with caplog.at_level(logging.WARNING, logger="animatepainter"):
+        layer_groups(plain_plan, "paint")
+    said = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+    assert len(said) == 1 and want in said[0] and "--by run" in said[0], said
+
+    # the same strokes paint by paint (stable, first-use order): nothing to warn about
+    first = {p: i for i, p in enumerate(dict.fromkeys(s.paint for s in plain_plan.strokes))}
+    grouped = dataclasses.replace(plain_plan, strokes=sorted(plain_plan.strokes, key=lambda s: first[s.paint]))
+    assert _paint_changes(grouped.strokes) == n_paints - 1
+    sizes = [len(ss) for _, ss in layer_groups(plain_plan, "paint")]
+    caplog.clear()
+    with caplog.at_level(logging.WARNING, logger="animatepainter"):
+        assert [len(ss) for _, ss in layer_groups(grouped, "paint")] == sizes  # the same layers
+    assert not [r for r in caplog.records if r.levelno >= logging.WARNING]
+
+    caplog.clear()
+    with caplog.at_level(logging.WARNING, logger="animatepainter"):
+        vpype_cli.execute(f"animatepainter {ARGS} {image}")
+    assert any(want in r.getMessage() for r in caplog.records), [r.getMessage() for r in caplog.records]
+
+    plan_path = tmp_path / "plan.json"
+    plain_plan.save(plan_path)
+    for by, warned in (("paint", True), ("run", False)):
+        code, _, err = run_cli(["export", "svg", plan_path, "-o", tmp_path / f"{by}.svg", "--by", by], capsys)
+        assert code == 0, err
+        assert (want in " ".join(err.split())) is warned, (by, err)
