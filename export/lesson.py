@@ -1185,10 +1185,25 @@ def _draw_step(pg: _Page, lesson: Lesson, page: StepPage, brush_scale: float) ->
     _paint_rows(pg, page.paints, m, y, cw, bottom - y, cols, compact=True)
 
 
+def _step_scale_note(fraction: float) -> str:
+    """What a step page says about its brush marks: ``fraction`` = drawn size / true size."""
+    return "(true size)" if fraction >= 1.0 - 1e-6 else f"(drawn at {fraction:.0%} of true size)"
+
+
 def _brush_block(pg: _Page, page: StepPage, x: float, y: float, width: float, s: float) -> None:
-    pg.text(x, y, "Brushes in this step", 10, "AP-Vera-Bold")
-    if s >= _PT_PER_MM - 1e-6:
-        pg.text(x + width, y + 2, "(true size)", 8, "AP-Vera-Italic", color=(0.4, 0.4, 0.4), align="right")
+    """The step's brushes under their heading, which says whether they are at true size or
+    by how much they are drawn smaller (a student holds a brush against its mark)."""
+    from reportlab.pdfbase.pdfmetrics import stringWidth
+
+    note = _step_scale_note(s / _PT_PER_MM)
+    head = "Brushes in this step"
+    room = lambda h: width - stringWidth(h, "AP-Vera-Bold", 10) - 6.0  # noqa: E731
+    if stringWidth(note, "AP-Vera-Italic", 8) > room(head):
+        head = "Brushes"  # a narrow column: the note matters more than the words "in this step"
+        if stringWidth(note, "AP-Vera-Italic", 8) > room(head):
+            note = f"(at {s / _PT_PER_MM:.0%})"
+    pg.text(x, y, head, 10, "AP-Vera-Bold")
+    pg.text(x + width, y + 2, note, 8, "AP-Vera-Italic", color=(0.4, 0.4, 0.4), align="right")
     _draw_brushes(pg, page.brushes, x, y + 15, width, s)
 
 
@@ -1477,22 +1492,19 @@ def lesson_html(lesson: Lesson, paper: str = "a4") -> str:
         ]
         caption = "<figcaption>In colour, outlined: what this step adds. Faded: what is already on the canvas.</figcaption>"
         main = f'<figure class="main">{img(p.highlight_jpeg, f"what step {p.step + 1} adds", main_h)}{caption}</figure>'
-        brush_head = "<h3>Brushes in this step" + (' <span class="small">(true size)</span>' if p.brushes else "") + "</h3>"
         if side:
             sw_mm = inner_w - main_h / lesson.aspect - 5
             bs = _html_brush_scale(p.brushes, sw_mm, max(main_h * 0.45, 10.0))
             bh = _H_HEAD + _brushes_mm(p.brushes, bs, sw_mm) if p.brushes else 0.0
             th = min(sw_mm * lesson.aspect, main_h - _H_HEAD - bh - 3)
-            if bs < 1.0 - 1e-9:
-                brush_head = "<h3>Brushes in this step</h3>"
+            brush_head = f'<h3>Brushes in this step <span class="small">{_step_scale_note(bs)}</span></h3>'
             sec.append(
                 f'<div class="top">{main}<div class="side"><h3>The canvas after this step</h3>{img(p.after_jpeg, f"the canvas after step {p.step + 1}", th)}'
                 + (brush_head + _brushes_html(p.brushes, bs) if p.brushes else "")
                 + "</div></div>"
             )
         else:
-            if bs < 1.0 - 1e-9:
-                brush_head = "<h3>Brushes in this step</h3>"
+            brush_head = f'<h3>Brushes in this step <span class="small">{_step_scale_note(bs)}</span></h3>'
             sec.append(
                 f'{main}<div class="rowa"><div style="flex:0 0 {thumb_w:.1f}mm"><h3>The canvas after this step</h3>'
                 f'{img(p.after_jpeg, f"the canvas after step {p.step + 1}", min(thumb_h, thumb_w * lesson.aspect))}</div>'

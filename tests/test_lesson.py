@@ -205,6 +205,74 @@ def test_html_with_no_html_is_an_error(outdir, tmp_path, capsys):
     _bad(["lesson", str(outdir), "-o", str(tmp_path / "l.pdf"), "--html", str(tmp_path / "l.html"), "--no-html"], tmp_path, capsys, "--html and --no-html cannot be used together")
 
 
+MARK_RGB = (56, 56, 64)  # the brush marks' fill, 0.22 0.22 0.25 (export/lesson.py, brush_mark)
+
+
+def _marks_mm(page) -> list[float]:
+    """Widths (mm, from the PDF's own geometry: 72 pt = 25.4 mm) of the brush marks on a
+    PDF page, widest first."""
+    import ctypes
+
+    import pypdfium2.raw as raw
+
+    out = []
+    for o in page.get_objects(filter=[raw.FPDF_PAGEOBJ_PATH]):
+        r, g, b, a = (ctypes.c_uint() for _ in range(4))
+        raw.FPDFPageObj_GetFillColor(o.raw, r, g, b, a)
+        if (r.value, g.value, b.value) == MARK_RGB:
+            left, _, right, _ = o.get_bounds()
+            out.append((right - left) * 25.4 / 72.0)
+    return sorted(out, reverse=True)
+
+
+@pytest.mark.parametrize("widths", [(2.0, 6.0, 20.0), (2.0, 6.0, 120.0)], ids=["fit", "too-big"])
+def test_brushes_at_true_size_or_at_the_factor_the_page_states(widths, tmp_path):
+    """docs/lesson.md: brush marks are true size when printed at 100 %, or, where they do
+    not fit, all drawn by one factor that the page prints, on the cover and on every step
+    page, in the PDF and in the HTML. Measured from the PDF's path objects: 2, 6 and
+    20 mm brushes are 2, 6 and 20 mm wide on every page; with a 120 mm brush every page's
+    marks are one factor f of their brushes and that page says "drawn at f of true size"
+    (before the fix the step pages drew them at 32 % and said nothing)."""
+    strokes = [([(10 + 20 * i, 20), (40 + 20 * i, 60)], i % 3, 0) for i in range(6)]
+    plan = _plan(strokes, layers=1, widths=widths)
+    plan = replace(plan, strokes=[replace(st, step=i // 3) for i, st in enumerate(plan.strokes)])  # two steps
+    plan.save(tmp_path / "plan.json")
+    from animatepainter.cli.app import main
+
+    assert main(["lesson", str(tmp_path / "plan.json"), "-o", str(tmp_path / "l.pdf"), "-q"]) == 0
+    doc = pdfium.PdfDocument(str(tmp_path / "l.pdf"))
+    assert len(doc) == 3
+    true = sorted(widths, reverse=True)
+    for i in range(len(doc)):
+        drawn = _marks_mm(doc[i])
+        used = true if i == 0 else sorted({widths[b] for _, b, _ in strokes[3 * (i - 1): 3 * i]}, reverse=True)
+        assert len(drawn) == len(used), (i, drawn)
+        ratios = [d / t for d, t in zip(drawn, used)]
+        assert max(ratios) - min(ratios) < 1e-3, (i, drawn, used)  # one factor for all
+        f = ratios[0]
+        text = _norm(doc[i].get_textpage().get_text_range())
+        if max(widths) <= 20:
+            assert abs(f - 1.0) < 1e-4, (i, drawn)
+            assert ("true size when printed at 100 %" if i == 0 else "(true size)") in text
+        else:
+            assert f < 0.9, (i, drawn)
+            assert f"drawn at {f:.0%} of true size" in text, (i, f, text)
+            assert "true size when printed" not in text and "(true size)" not in text
+    page_html = (tmp_path / "l.html").read_text()
+    sections = re.findall(r'<section class="page" id="(?:cover|step-\d+)">.*?</section>', page_html, re.S)
+    assert len(sections) == 3
+    for sec in sections:
+        marks = [float(w) for w in re.findall(r'<div class="(?:round|flat)" style="width:([0-9.]+)mm', sec)]
+        shown = [float(m) for m in re.findall(r"<b>([0-9.]+) mm</b>", sec)]
+        assert marks and len(marks) == len(shown)
+        f = marks[0] / shown[0]
+        assert all(abs(m / w - f) < 0.01 for m, w in zip(marks, shown))
+        if max(widths) <= 20:
+            assert abs(f - 1.0) < 0.01 and "true size" in sec
+        else:
+            assert f < 0.9 and f"drawn at {f:.0%} of true size" in sec, (f, sec[:300])
+
+
 # -- the sentences -----------------------------------------------------------------------
 
 

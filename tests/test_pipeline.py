@@ -99,3 +99,18 @@ def test_fixed_paints_and_brushes(scene):
         PaintSettings(brush_widths_mm=(3.0, -1.0)).check()
     with pytest.raises(SettingsError, match="paints"):
         PaintSettings(paints=((0, 0, 300),)).check()
+
+
+def test_refinement_is_on_up_to_512_px_and_off_above_by_default():
+    """README: refinement (and the hidden-stroke pruning that needs it) runs by default up
+    to ``--size 512`` and not above; ``refine`` given is used at any size. Seen from
+    the run itself: the timings have a ``refine_s`` stage only when it ran, and neither
+    ``refine_s`` nor ``prune_s`` when both are off."""
+    from animatepainter.planner.scenes import make_scene
+
+    img = make_scene(400, 520, seed=2).image
+    ran = {}
+    for size, refine in ((512, None), (520, None), (520, 1)):
+        t = plan_painting(img, PaintSettings(strokes=25, size=size, seed=0, refine=refine, levels=2, layers=1)).timings
+        ran[(size, refine)] = ("refine_s" in t, "prune_s" in t)
+    assert ran == {(512, None): (True, False), (520, None): (False, False), (520, 1): (True, False)}, ran
