@@ -24,7 +24,14 @@ one level, the float rounding of compositing same-colour strokes in another orde
 within 0.01 dB). Finally ``vpype read --no-crop plan.svg stat`` is run on the
 ``--by paint`` export and its layer and path counts are checked.
 
-Run: ``python bench/bench_robot.py [--profile painting-arm|pen-plotter|FILE] [--strokes N]``.
+``--fit`` instead measures what fitting with the machine's own paints and brush widths
+(``paint --machine`` on a brush machine with ``nearest`` matching) is worth: each image is
+fitted twice on the machine's paintable area, once with the machine's paints and widths
+and once with free colours and widths matched to the machine afterwards
+(:func:`apply_machine`), and both plans are rendered against the image; the ratio row
+is the own-paints gain in dB (docs/robot.md quotes it).
+
+Run: ``python bench/bench_robot.py [--profile painting-arm|pen-plotter|FILE] [--strokes N] [--fit]``.
 """
 
 from __future__ import annotations
@@ -117,8 +124,11 @@ def _vpype_stat(svg: Path) -> tuple[int, list[int]] | None:
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--profile", default="painting-arm", help="machine profile (file or bundled name)")
-    ap.add_argument("--strokes", type=int, default=2000)
+    ap.add_argument("--strokes", type=int, default=2000, help="stroke budget per image (count)")
+    ap.add_argument("--fit", action="store_true", help="compare fitting with the machine's own paints against free fitting matched afterwards")
     args = ap.parse_args()
+    if args.fit:
+        return fit_comparison(args.profile, args.strokes)
 
     from animatepainter.export.svg_layers import layer_groups, write_layered_svg
     from animatepainter.planner.metrics import psnr as psnr_db
@@ -193,6 +203,38 @@ def main() -> int:
         shutil.rmtree(tmp, ignore_errors=True)
     print("all checks passed" if ok else "SOME CHECKS FAILED")
     return 0 if ok else 1
+
+
+def fit_comparison(profile: str, strokes: int) -> int:
+    """Own paints and widths vs free fitting matched afterwards: PSNR of each (dB)."""
+    from animatepainter.planner.machine.adapt import apply_machine, machine_settings
+    from animatepainter.planner.machine.profile import load_profile
+    from animatepainter.planner.metrics import psnr as psnr_db
+    from animatepainter.planner.render import render_plan
+    from animatepainter.planner.teacher.pipeline import PaintSettings, plan_painting
+
+    prof = load_profile(profile)
+    own_fit = prof.matching == "nearest" and not prof.pens
+    print(f"machine: {prof.name}; {strokes} strokes per image; own paints and widths in the fit: {own_fit}\n")
+    head = f"{'image':<10} {'free then matched dB':>21} {'own paints dB':>14} {'gain dB':>8} {'free s':>7} {'own s':>7}"
+    print(head)
+    print("-" * len(head))
+    gains = []
+    for name, img in _images():
+        own = machine_settings(PaintSettings(strokes=strokes, size=256, seed=0), prof)
+        free = replace(own, paints=None, paint_names=None, brush_widths_mm=None)
+        row = []
+        for st in (free, own):
+            t0 = time.perf_counter()
+            res = plan_painting(img, st)
+            plan, _ = apply_machine(res.plan, prof)
+            secs = time.perf_counter() - t0
+            row.append((psnr_db(res.image, render_plan(plan, width_px=res.image.shape[1])), secs))
+        gain = row[1][0] - row[0][0]
+        gains.append(gain)
+        print(f"{name:<10} {row[0][0]:>21.2f} {row[1][0]:>14.2f} {gain:>+8.2f} {row[0][1]:>7.1f} {row[1][1]:>7.1f}")
+    print(f"\nown paints gain: {min(gains):+.2f} to {max(gains):+.2f} dB")
+    return 0
 
 
 if __name__ == "__main__":

@@ -637,7 +637,7 @@ def machine_settings(settings: Any, profile: MachineProfile, canvas_given: bool 
         # fit with the machine's own paints and brushes: each stroke takes the paint
         # that lowers the error most and one of the brush widths, instead of a free
         # colour and width matched afterwards (measured on the bench images with the
-        # painting-arm profile: +1.2 to +2.1 dB). Pens are thin: pen plots are fitted
+        # painting-arm profile: +0.8 to +0.9 dB, bench/bench_robot.py --fit). Pens are thin: pen plots are fitted
         # with wide free strokes and hatched afterwards, which measured better for them.
         used = sorted({t.paint for t in profile.tools})
         changes["paints"] = tuple(tuple(int(v) for v in profile.paints[i].rgb) for i in used)
