@@ -28,8 +28,9 @@ within 0.01 dB). Finally ``vpype read --no-crop plan.svg stat`` is run on the
 (``paint --machine`` on a brush machine with ``nearest`` matching) is worth: each image is
 fitted twice on the machine's paintable area, once with the machine's paints and widths
 and once with free colours and widths matched to the machine afterwards
-(:func:`apply_machine`), and both plans are rendered against the image; the ratio row
-is the own-paints gain in dB (docs/robot.md quotes it).
+(:func:`apply_machine`), and both plans are rendered against the image; the gain column,
+and the range under the table, is what the own paints are worth in dB (docs/robot.md
+quotes it).
 
 Run: ``python bench/bench_robot.py [--profile painting-arm|pen-plotter|FILE] [--strokes N] [--fit]``.
 """

@@ -1002,7 +1002,7 @@ def _draw_brushes(pg: _Page, brushes: Sequence[BrushUse], x: float, y: float, wi
 
 def _brush_heading(pg: _Page, x: float, y: float, width: float, s: float) -> None:
     pg.text(x, y, "Brushes, largest first", 13, "AP-Vera-Bold")
-    note = "true size when printed at 100 %: hold your brush against it" if s >= _PT_PER_MM - 1e-6 else f"drawn at {s / _PT_PER_MM:.0%} of true size"
+    note = _scale_note(s / _PT_PER_MM, "true size when printed at 100 %: hold your brush against it")
     pg.para(x, y + 17, width, f"({note})", 8, font="AP-Vera-Italic", color=(0.4, 0.4, 0.4))
 
 
@@ -1185,9 +1185,10 @@ def _draw_step(pg: _Page, lesson: Lesson, page: StepPage, brush_scale: float) ->
     _paint_rows(pg, page.paints, m, y, cw, bottom - y, cols, compact=True)
 
 
-def _step_scale_note(fraction: float) -> str:
-    """What a step page says about its brush marks: ``fraction`` = drawn size / true size."""
-    return "(true size)" if fraction >= 1.0 - 1e-6 else f"(drawn at {fraction:.0%} of true size)"
+def _scale_note(fraction: float, true_words: str) -> str:
+    """What a page says about its brush marks: ``true_words`` at true size, else by how
+    much they are drawn smaller; ``fraction`` = drawn size / true size (one for all)."""
+    return true_words if fraction >= 1.0 - 1e-6 else f"drawn at {fraction:.0%} of true size"
 
 
 def _brush_block(pg: _Page, page: StepPage, x: float, y: float, width: float, s: float) -> None:
@@ -1195,7 +1196,7 @@ def _brush_block(pg: _Page, page: StepPage, x: float, y: float, width: float, s:
     by how much they are drawn smaller (a student holds a brush against its mark)."""
     from reportlab.pdfbase.pdfmetrics import stringWidth
 
-    note = _step_scale_note(s / _PT_PER_MM)
+    note = f"({_scale_note(s / _PT_PER_MM, 'true size')})"
     head = "Brushes in this step"
     room = lambda h: width - stringWidth(h, "AP-Vera-Bold", 10) - 6.0  # noqa: E731
     if stringWidth(note, "AP-Vera-Italic", 8) > room(head):
@@ -1338,6 +1339,14 @@ def _brushes_html(brushes: Sequence[BrushUse], scale: float) -> str:
     return "".join(out)
 
 
+def _step_brushes_html(brushes: Sequence[BrushUse], scale: float) -> str:
+    """A step page's brushes under their heading, which says "(true size)" or by how much
+    they are drawn smaller; empty for a step without strokes."""
+    if not brushes:
+        return ""
+    return f'<h3>Brushes in this step <span class="small">({_scale_note(scale, "true size")})</span></h3>' + _brushes_html(brushes, scale)
+
+
 # sizes the HTML layout plans with, mm (the CSS below sets the fonts they come from)
 _H_LINE = 3.3  # a line of swatch text (7.5 pt, line-height 1.25)
 _H_HEAD = 8.0  # an h3 with its margins
@@ -1446,7 +1455,7 @@ def lesson_html(lesson: Lesson, paper: str = "a4") -> str:
         if room < brushes:  # shrink the brushes
             s = _html_brush_scale(lesson.brushes, inner_w, max(room - _H_HEAD, 12.0))
             brushes = _H_HEAD + _brushes_mm(lesson.brushes, s, inner_w)
-    scale_note = "true size when printed at 100 %" if s >= 1.0 - 1e-9 else f"drawn at {s:.0%} of true size"
+    scale_note = _scale_note(s, "true size when printed at 100 %")
     brush_html = f'<h3>Brushes, largest first <span class="small">({scale_note})</span></h3>' + _brushes_html(lesson.brushes, s)
     cover = [f'<section class="page" id="cover"><h1>Painting lesson: {e(lesson.title)}</h1><div class="facts">{e(lesson.facts)}</div>']
     cover.append(f'<div class="pics" style="justify-content:{"flex-start" if beside else "center"}">')
@@ -1497,18 +1506,16 @@ def lesson_html(lesson: Lesson, paper: str = "a4") -> str:
             bs = _html_brush_scale(p.brushes, sw_mm, max(main_h * 0.45, 10.0))
             bh = _H_HEAD + _brushes_mm(p.brushes, bs, sw_mm) if p.brushes else 0.0
             th = min(sw_mm * lesson.aspect, main_h - _H_HEAD - bh - 3)
-            brush_head = f'<h3>Brushes in this step <span class="small">{_step_scale_note(bs)}</span></h3>'
             sec.append(
                 f'<div class="top">{main}<div class="side"><h3>The canvas after this step</h3>{img(p.after_jpeg, f"the canvas after step {p.step + 1}", th)}'
-                + (brush_head + _brushes_html(p.brushes, bs) if p.brushes else "")
+                + _step_brushes_html(p.brushes, bs)
                 + "</div></div>"
             )
         else:
-            brush_head = f'<h3>Brushes in this step <span class="small">{_step_scale_note(bs)}</span></h3>'
             sec.append(
                 f'{main}<div class="rowa"><div style="flex:0 0 {thumb_w:.1f}mm"><h3>The canvas after this step</h3>'
                 f'{img(p.after_jpeg, f"the canvas after step {p.step + 1}", min(thumb_h, thumb_w * lesson.aspect))}</div>'
-                f"<div style=\"flex:1;min-width:0\">{brush_head + _brushes_html(p.brushes, bs) if p.brushes else ''}</div></div>"
+                f"<div style=\"flex:1;min-width:0\">{_step_brushes_html(p.brushes, bs)}</div></div>"
             )
         room = inner_h - head - main_h - 6.0 - row_a - _H_HEAD - 3.0
         sec.append("<h3>Paints in this step</h3>" + (_swatch_block(p.paints, pcols, inner_w, room, compact=True) if p.paints else '<p class="small">none</p>'))

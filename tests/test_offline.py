@@ -18,7 +18,6 @@ import os
 import subprocess
 import sys
 import textwrap
-from pathlib import Path
 
 from conftest import save_tiny_depth_model
 
@@ -28,7 +27,7 @@ SCRIPT = textwrap.dedent(
     from pathlib import Path
 
     attempts = []
-    _connect, _connect_ex, _gai = socket.socket.connect, socket.socket.connect_ex, socket.getaddrinfo
+    _connect, _connect_ex = socket.socket.connect, socket.socket.connect_ex
 
     def _is_local(sock):
         return sock.family == getattr(socket, "AF_UNIX", None)
@@ -67,24 +66,22 @@ SCRIPT = textwrap.dedent(
         before = len(attempts)
         codes[name] = (main(args), attempts[before:])
     import urllib.request
+    before = len(attempts)
     try:
         urllib.request.urlopen("http://example.com/weights.bin", timeout=5)
         probe = "not blocked"
     except OSError:
         probe = "blocked"
-    print(json.dumps({"codes": codes, "probe": probe, "probe_attempts": attempts[sum(len(a) for _, a in codes.values()):]}))
+    print(json.dumps({"codes": codes, "probe": probe, "probe_attempts": attempts[before:]}))
     '''
 )
 
 
-def test_nothing_is_downloaded_at_run_time(tmp_path):
-    from importlib import resources
-
-    example = Path(str(resources.files("animatepainter.planner").joinpath("data/examples/landscape.png")))
+def test_nothing_is_downloaded_at_run_time(tmp_path, example_image_path):
     depth_model = save_tiny_depth_model(tmp_path / "depth-anything-tiny")
     env = {k: v for k, v in os.environ.items() if k not in ("HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE", "HF_DATASETS_OFFLINE", "DIFFUSERS_OFFLINE")}
     env["HF_HOME"] = str(tmp_path / "hf-home")  # an empty cache: nothing to fall back on
-    r = subprocess.run([sys.executable, "-c", SCRIPT, str(tmp_path), str(example), str(depth_model)], capture_output=True, text=True, timeout=600, env=env)
+    r = subprocess.run([sys.executable, "-c", SCRIPT, str(tmp_path), str(example_image_path), str(depth_model)], capture_output=True, text=True, timeout=600, env=env)
     assert r.returncode == 0, r.stderr[-3000:]
     out = json.loads(r.stdout.strip().splitlines()[-1])
     for name, (code, attempts) in out["codes"].items():
